@@ -1,0 +1,5 @@
+"""``python -m mlflowctl``."""
+
+from mlflowctl.cli import run
+
+run()

@@ -1,0 +1,5 @@
+"""``mlflowctl doctor`` (placeholder)."""
+
+
+def doctor() -> None:
+    """Check the environment."""
