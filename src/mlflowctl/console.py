@@ -131,3 +131,64 @@ def spinner(message: str) -> Iterator[None]:
         return
     with err().status(escape(message)):
         yield
+
+
+class PhaseView:
+    """The orchestrator's progress: phase, epoch, metric, elapsed.
+
+    In a terminal, a live line per phase with a spinner; in CI or a pipe, one plain line per event
+    with no colour codes. Everything goes to stderr so ``--json`` on stdout stays clean.
+    """
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time.perf_counter
+        self._t0 = self._time()
+        self._plain = plain_mode(sys.stderr)
+        self._status: Any = None
+
+    def _elapsed(self) -> str:
+        return f"{self._time() - self._t0:6.1f}s"
+
+    def __call__(self, phase: str, message: str, info: dict[str, Any]) -> None:
+        if message == "epoch":
+            metrics = info.get("metrics", {})
+            shown = "  ".join(
+                f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, (int, float))
+            )
+            line = f"[{self._elapsed()}] {phase:<8} epoch {info.get('epoch')}  {shown}"
+            if self._plain or self._status is None:
+                err().print(escape(line))
+            else:
+                self._status.update(escape(line))
+            return
+        if message == "started":
+            line = f"[{self._elapsed()}] {phase:<8} started"
+            if self._plain:
+                err().print(escape(line))
+            else:
+                self._stop_status()
+                self._status = err().status(escape(line))
+                self._status.start()
+            return
+        self._stop_status()
+        detail = ""
+        if isinstance(info, dict):
+            detail = "  ".join(
+                f"{k}={v}" for k, v in info.items() if isinstance(v, (str, int, float))
+            )[:160]
+        colour = {"done": "green", "already done": "dim", "failed": "red"}.get(message, "")
+        text = f"[{self._elapsed()}] {phase:<8} {message}  {detail}".rstrip()
+        if self._plain or not colour:
+            err().print(escape(text))
+        else:
+            err().print(f"[{colour}]{escape(text)}[/{colour}]")
+
+    def _stop_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def close(self) -> None:
+        self._stop_status()

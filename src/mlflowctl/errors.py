@@ -17,7 +17,7 @@ code  meaning
 4     generated code rejected by the safety checks
 5     training failed (nan_loss, oom, error)
 6     tracking server unavailable
-7     registry conflict (promotion gate, alias, lock held)
+7     conflict: registry alias or version, or a lock held by another process
 8     promotion gate not passed (the challenger stays; nothing else wrong)
 130   interrupted by SIGINT
 143   terminated by SIGTERM
@@ -49,7 +49,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_CODEGEN_REJECTED: "generated code rejected by the safety checks",
     EXIT_TRAINING_FAILED: "training failed (nan_loss, oom, error)",
     EXIT_TRACKING_UNAVAILABLE: "tracking server unavailable",
-    EXIT_REGISTRY_CONFLICT: "registry conflict (alias, lock, missing version)",
+    EXIT_REGISTRY_CONFLICT: "conflict: registry alias/version, or a lock held elsewhere",
     EXIT_GATE_FAILED: "promotion gate not passed; the challenger stays",
     EXIT_SIGINT: "interrupted (SIGINT)",
     EXIT_SIGTERM: "terminated (SIGTERM)",
@@ -172,6 +172,13 @@ class RegistryConflictError(MlflowctlError):
 
     exit_code = EXIT_REGISTRY_CONFLICT
     kind = "registry_conflict"
+
+
+class LockHeldError(MlflowctlError):
+    """Another mlflowctl process holds the lock on this folder or store."""
+
+    exit_code = EXIT_REGISTRY_CONFLICT
+    kind = "lock_held"
 
 
 class GateFailedError(MlflowctlError):

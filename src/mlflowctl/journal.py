@@ -1,0 +1,182 @@
+"""The pipeline journal: one atomic JSON file per pipeline, and the lock on its workdir.
+
+``<workdir>/.mlflowctl/pipeline.json`` records each phase's status, inputs, outputs, timings and
+error, so ``mlflowctl run --resume DIR`` continues from the first unfinished phase. Every write goes
+to a temporary file in the same folder and replaces the journal with ``os.replace``: a crash leaves
+either the old or the new journal, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from mlflowctl.errors import InvalidInputError, LockHeldError
+
+PhaseStatus = Literal["pending", "running", "done", "failed", "skipped"]
+STATE_DIR = ".mlflowctl"
+JOURNAL_NAME = "pipeline.json"
+LOCK_NAME = "pipeline.lock"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary sibling and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class PhaseRecord:
+    name: str
+    status: PhaseStatus = "pending"
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class Journal:
+    """What a pipeline did so far. Save after every change with ``save()``."""
+
+    path: Path
+    pipeline_id: str
+    prompt: str
+    options: dict[str, Any]
+    phases: dict[str, PhaseRecord]
+    created_at: str = field(default_factory=now_iso)
+    status: Literal["running", "finished", "failed", "interrupted"] = "running"
+    exit_code: int | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def create(
+        cls,
+        workdir: Path,
+        *,
+        pipeline_id: str,
+        prompt: str,
+        options: dict[str, Any],
+        phases: list[str],
+    ) -> Journal:
+        journal = cls(
+            path=workdir / STATE_DIR / JOURNAL_NAME,
+            pipeline_id=pipeline_id,
+            prompt=prompt,
+            options=options,
+            phases={name: PhaseRecord(name) for name in phases},
+        )
+        journal.save()
+        return journal
+
+    @classmethod
+    def load(cls, workdir: Path) -> Journal:
+        path = workdir / STATE_DIR / JOURNAL_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInputError(
+                "no pipeline journal to resume",
+                hint='start one with `mlflowctl run "<prompt>" --workdir DIR`',
+                location=str(path),
+            ) from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidInputError(
+                f"pipeline journal unreadable: {exc}",
+                hint="the workdir is damaged; start a new pipeline in another folder",
+                location=str(path),
+            ) from None
+        phases = {name: PhaseRecord(**rec) for name, rec in data.pop("phases").items()}
+        return cls(path=path, phases=phases, **data)
+
+    def save(self) -> None:
+        data = asdict(self)
+        data.pop("path")
+        atomic_write_text(self.path, json.dumps(data, indent=2, default=str) + "\n")
+
+    # ----------------------------------------------------------------- phases
+
+    def first_unfinished(self) -> str | None:
+        for name, rec in self.phases.items():
+            if rec.status not in ("done", "skipped"):
+                return name
+        return None
+
+    def start(self, name: str, inputs: dict[str, Any] | None = None) -> PhaseRecord:
+        rec = self.phases[name]
+        rec.status = "running"
+        rec.started_at = now_iso()
+        rec.finished_at = None
+        rec.error = None
+        rec.inputs = dict(inputs or {})
+        rec.duration_s = None
+        self._t0 = time.perf_counter()
+        self.save()
+        return rec
+
+    def _stop(self, name: str, status: PhaseStatus) -> PhaseRecord:
+        rec = self.phases[name]
+        rec.status = status
+        rec.finished_at = now_iso()
+        t0 = getattr(self, "_t0", None)
+        rec.duration_s = round(time.perf_counter() - t0, 3) if t0 is not None else None
+        return rec
+
+    def finish(self, name: str, outputs: dict[str, Any] | None = None) -> None:
+        rec = self._stop(name, "done")
+        rec.outputs = dict(outputs or {})
+        self.save()
+
+    def fail(self, name: str, error: dict[str, Any]) -> None:
+        rec = self._stop(name, "failed")
+        rec.error = error
+        self.save()
+
+    def output(self, name: str, key: str) -> Any:
+        return self.phases[name].outputs.get(key)
+
+
+@contextmanager
+def workdir_lock(workdir: Path) -> Iterator[None]:
+    """Hold the workdir's pipeline lock; a second pipeline fails at once (F18)."""
+    from filelock import FileLock, Timeout
+
+    lock_path = workdir / STATE_DIR / LOCK_NAME
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockHeldError(
+            "another mlflowctl pipeline is running in this workdir",
+            hint="wait for it to finish, or use another --workdir",
+            location=str(workdir),
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
