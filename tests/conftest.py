@@ -29,13 +29,16 @@ def repo_root() -> Path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
     try:
         import torch
 
         has_gpu = torch.cuda.is_available()
     except Exception:
         has_gpu = False
-    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
-    for item in items:
-        if "gpu" in item.keywords and not has_gpu:
+    if not has_gpu:
+        skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in gpu_items:
             item.add_marker(skip_gpu)
