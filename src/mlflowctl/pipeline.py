@@ -236,15 +236,15 @@ class Pipeline:
         }
         for name in self.journal.phases:
             record.update(self.journal.phases[name].outputs.get("memory", {}))
-        append_history(self.opts.root / policy.history_file, record)  # type: ignore[attr-defined]
+        append_history(self.opts.root / policy.history_file, record)
 
     def history(self) -> list[dict[str, Any]]:
         from mlflowctl.specs import load_agent
 
         policy = load_agent("ml-orchestrator", self.opts.agents_dir).policy
         return read_history(
-            self.opts.root / policy.history_file,  # type: ignore[attr-defined]
-            policy.history_window,  # type: ignore[attr-defined]
+            self.opts.root / policy.history_file,
+            policy.history_window,
         )
 
 
