@@ -1,0 +1,100 @@
+"""The in-memory form of a data source, and the one ``load`` entry point.
+
+``LoadedData`` is what every consumer needs to reason about a data set (the profiler, the
+benchmark baselines): arrays in the dtypes models want (float32 inputs; int64 class indices or
+float32 regression targets) plus the facts a blueprint records. numpy is imported lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlflowctl.data.sources import DataKind, DataSourceRef, SourceKind, TaskHint, parse_source
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float32]
+    AnyArray = npt.NDArray[Any]
+
+
+@dataclass
+class LoadedData:
+    """One data set in memory.
+
+    Shapes: tabular ``X[n, f]``; image ``X[n, C, H, W]``; series ``series[n]`` (and ``X[n, 1]``, the
+    same values as a column). ``y`` holds int64 class indices into ``class_names`` for
+    classification, float32 values for regression, and is ``None`` for series.
+    """
+
+    source: str
+    source_kind: SourceKind
+    kind: DataKind
+    X: FloatArray
+    y: AnyArray | None
+    #: ``None`` only from ``profile`` of a table with no target given
+    task_hint: TaskHint | None
+    feature_names: list[str] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
+    series: FloatArray | None = None
+    target: str | None = None
+    #: pandas-style: A, Q, M, W, D, H ...; None when unknown
+    frequency: str | None = None
+    seasonal_period: int | None = None
+    #: series: ISO dates of the points, when the source has a time index
+    index: list[str] | None = None
+    #: column -> dtype as read (before encoding)
+    dtypes: dict[str, str] = field(default_factory=dict)
+    target_dtype: str | None = None
+    #: missing cells found in the source (series: filled by time interpolation; tables: left NaN)
+    missing_values: int = 0
+    sha256: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        if self.kind != "image":
+            return None
+        c, h, w = (int(d) for d in self.X.shape[1:])
+        return (c, h, w)
+
+
+def arrays_sha256(*arrays: Any) -> str:
+    """Digest of arrays' dtype, shape and bytes: a built-in's identity without a file to hash."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for arr in arrays:
+        if arr is None:
+            digest.update(b"none;")
+            continue
+        a = np.ascontiguousarray(arr)
+        digest.update(f"{a.dtype.str}{a.shape};".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def load(source: str | DataSourceRef, target: str | None = None) -> LoadedData:
+    """Load a source into memory; raises ``DataError`` (one line naming the file/flag + a hint)."""
+    return load_ref(source, target, require_target=True)
+
+
+def load_ref(
+    source: str | DataSourceRef, target: str | None, *, require_target: bool
+) -> LoadedData:
+    """``load`` with the profiler's leniency: a table may come without a target to be inspected."""
+    ref = parse_source(source) if isinstance(source, str) else source
+    if ref.kind == "builtin":
+        from mlflowctl.data.bundled import load_builtin
+
+        return load_builtin(ref, target)
+    from mlflowctl.data.files import load_file
+
+    return load_file(ref, target, require_target=require_target)

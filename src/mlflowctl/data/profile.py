@@ -1,0 +1,63 @@
+"""The architect's read-only look at a data source, as the Blueprint's ``DataProfile``.
+
+Profiling loads the data (it is small: built-ins and user files under a data root) and reports
+what a designer needs: size, shapes, classes and their balance, missing values, series frequency
+and season. It writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlflowctl.data.loaded import load_ref
+
+if TYPE_CHECKING:
+    from mlflowctl.blueprint import DataProfile
+    from mlflowctl.data.sources import DataSourceRef
+
+_MAX_NAMES = 10_000
+_MAX_NOTES = 50
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def profile(source: str | DataSourceRef, target: str | None = None) -> DataProfile:
+    """Profile ``source``; a table may be profiled without ``target`` (its task is then unknown)."""
+    import numpy as np
+
+    from mlflowctl.blueprint import ClassCount, DataProfile
+
+    data = load_ref(source, target, require_target=False)
+    class_counts: list[ClassCount] = []
+    imbalance: float | None = None
+    if data.task_hint == "classification" and data.y is not None:
+        counts = np.bincount(data.y, minlength=len(data.class_names))
+        class_counts = [
+            ClassCount(label=_short(name), count=int(n))
+            for name, n in zip(data.class_names, counts, strict=True)
+        ]
+        imbalance = float(counts.max() / max(int(counts.min()), 1))
+    n_features = int(np.prod(data.X.shape[1:])) if data.X.ndim > 1 else 1
+    return DataProfile(
+        source=data.source,
+        source_kind=data.source_kind,
+        kind=data.kind,
+        sha256=data.sha256 or None,
+        n_rows=data.n_rows,
+        n_features=n_features,
+        feature_names=[_short(n) for n in data.feature_names[:_MAX_NAMES]],
+        dtypes={_short(k): _short(v) for k, v in list(data.dtypes.items())[:_MAX_NAMES]},
+        target=_short(data.target) if data.target else None,
+        target_dtype=data.target_dtype,
+        n_classes=len(data.class_names) if data.class_names else None,
+        class_counts=class_counts,
+        imbalance_ratio=imbalance,
+        missing_values=data.missing_values,
+        image_shape=data.image_shape,
+        series_length=len(data.series) if data.series is not None else None,
+        frequency=data.frequency,
+        seasonal_period=data.seasonal_period,
+        notes=[_short(n) for n in data.notes[:_MAX_NOTES]],
+    )
