@@ -40,6 +40,7 @@ def _console(stderr: bool) -> Console:
         no_color=plain,
         force_terminal=False if plain else None,
         highlight=False,
+        emoji=False,  # "openai:m:" must not become an emoji
         soft_wrap=True,
         width=120 if plain else None,
     )
