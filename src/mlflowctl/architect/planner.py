@@ -16,7 +16,7 @@ from mlflowctl.architect.critic import (
     input_output,
 )
 from mlflowctl.architect.draft import ApproachDraft, DesignDraft
-from mlflowctl.architect.strategy import rows_of, training
+from mlflowctl.architect.strategy import rows_of, selection_metric, training
 from mlflowctl.blueprint import (
     CNNParams,
     DataProfile,
@@ -198,7 +198,9 @@ def _infrastructure(
     tags = {"data": req.data_source or "unspecified"}
     return {
         "tags": tags,
-        "checkpointing": {"monitor": "val_loss", "mode": "min", "save_top_k": 1},
+        "checkpointing": dict(
+            zip(("monitor", "mode"), selection_metric(req, profile), strict=True), save_top_k=1
+        ),
         "gate": {
             "metric": metric,
             "direction": direction,
