@@ -1,0 +1,319 @@
+"""Where the tracking store is and how to reach it safely.
+
+MLflow's own defaults are hostile to a CLI: a dead server costs ~4 minutes of retries, eight
+processes first-touching a fresh SQLite file race on schema creation and can leave it half
+migrated, and credentials in a URI end up wherever the URI is printed. Everything here runs
+before the first real MLflow call so those failure modes turn into one clear error instead.
+Only this module, ``tracking`` and ``registry_ops`` import mlflow.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mlflowctl.errors import InvalidInputError, TrackingUnavailableError
+
+#: retry budget for MLflow's HTTP client unless the user set one (F8: dead server fails fast)
+HTTP_BUDGET = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+PROBE_TIMEOUT_S = 5.0
+PROBE_DEADLINE_S = 10.0
+
+_CRED_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<cred>[^/@\s]+)@")
+_SECRET_ENV_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
+_extra_secrets: set[str] = set()
+
+
+def redact(text: str) -> str:
+    """Text safe to print or store: URI credentials and secret env values become ``***``."""
+    text = _CRED_RE.sub(lambda m: f"{m.group('scheme')}***@", text)
+    secrets = set(_extra_secrets)
+    for name, value in os.environ.items():
+        if _SECRET_ENV_RE.search(name) and len(value) >= 6:
+            secrets.add(value)
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _strip_credentials(uri: str) -> str:
+    """Move ``user:pass@`` of an http(s) URI into MLflow's auth env vars (B25)."""
+    parts = urllib.parse.urlsplit(uri)
+    if not parts.username and not parts.password:
+        return uri
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    for secret in (user, password, f"{user}:{password}"):
+        if secret:
+            _extra_secrets.add(secret)
+    os.environ["MLFLOW_TRACKING_USERNAME"] = user
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = password
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def resolve_tracking_uri(flag: str | None = None, policy_uri: str | None = None) -> str:
+    """flag > ``MLFLOW_TRACKING_URI`` > the mlops policy; relative sqlite paths made absolute.
+
+    The answer has no credentials in it: they moved to ``MLFLOW_TRACKING_USERNAME/PASSWORD``.
+    """
+    source = "--tracking-uri"
+    uri = flag
+    if not uri:
+        uri, source = os.environ.get("MLFLOW_TRACKING_URI") or None, "MLFLOW_TRACKING_URI"
+    if not uri:
+        uri, source = policy_uri or "sqlite:///mlflow.db", "mlops-architect policy"
+    uri = uri.strip()
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+    if scheme in {"", "file"}:
+        raise InvalidInputError(
+            f"file-store tracking URI {redact(uri)!r} is not supported",
+            hint="use a database store, e.g. --tracking-uri sqlite:///mlflow.db",
+            location=source,
+        )
+    if scheme == "sqlite":
+        path = sqlite_path(uri)
+        if path is None:
+            raise InvalidInputError(
+                f"sqlite URI {uri!r} names no file",
+                hint="e.g. sqlite:///mlflow.db",
+                location=source,
+            )
+        return f"sqlite:///{path.resolve()}"
+    if scheme in {"http", "https"}:
+        return _strip_credentials(uri)
+    if scheme in {"postgresql", "mysql", "mssql", "databricks"} or "+" in scheme:
+        return uri
+    raise InvalidInputError(
+        f"unsupported tracking URI scheme {scheme!r}",
+        hint="use sqlite:///mlflow.db or http(s)://host:port",
+        location=source,
+    )
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (relative to the cwd when relative)."""
+    if not uri.lower().startswith("sqlite:///"):
+        return None
+    rest = uri[len("sqlite:///") :].split("?", 1)[0]
+    if not rest or rest == ":memory:":
+        return None
+    return Path(rest)
+
+
+def artifact_root(uri: str) -> str | None:
+    """``mlartifacts`` beside the SQLite file, as a file URI; None for remote stores."""
+    path = sqlite_path(uri)
+    if path is None:
+        return None
+    return (path.resolve().parent / "mlartifacts").as_uri()
+
+
+def lock_path(uri: str) -> Path:
+    """A lock file beside the SQLite DB; for a remote store, one per URI in the temp dir.
+
+    The temp dir (not the working directory) so every mlflowctl on this machine promoting to the
+    same server is serialized, and no lock file litters the user's project.
+    """
+    path = sqlite_path(uri)
+    if path is not None:
+        return path.resolve().with_name(path.name + ".lock")
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / "mlflowctl-locks" / f"registry-{digest}.lock"
+
+
+@contextmanager
+def store_lock(uri: str, timeout: float = 120.0) -> Iterator[None]:
+    """Serialize schema set-up and promotions across processes (F14, L4)."""
+    from filelock import FileLock, Timeout
+
+    path = lock_path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(path), timeout=timeout):
+            yield
+    except Timeout:
+        from mlflowctl.errors import LockHeldError
+
+        raise LockHeldError(
+            f"another mlflowctl process holds {path} for more than {timeout:.0f} s",
+            hint="wait for it to finish, or remove the lock file if no mlflowctl is running",
+            location=str(path),
+        ) from None
+
+
+def _http_budget() -> None:
+    for name, value in HTTP_BUDGET.items():
+        os.environ.setdefault(name, value)
+
+
+def probe_server(uri: str, deadline_s: float = PROBE_DEADLINE_S) -> None:
+    """Fail fast (exit 6) when the server does not answer ``/health`` (F8)."""
+    base = uri.rstrip("/")
+    t0 = time.monotonic()
+    last = "no answer"
+    headers: dict[str, str] = {}
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if user is not None:
+        import base64
+
+        token = f"{user}:{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+    while True:
+        for endpoint in ("/health", "/version"):
+            try:
+                req = urllib.request.Request(base + endpoint, headers=headers)
+                with urllib.request.urlopen(req, timeout=PROBE_TIMEOUT_S) as resp:
+                    if resp.status == 200:
+                        return
+                    last = f"HTTP {resp.status}"
+            except urllib.error.HTTPError as exc:
+                last = f"HTTP {exc.code}"
+                if exc.code in (401, 403):
+                    return  # the server is up; MLflow reports the auth problem itself
+            except (OSError, ValueError) as exc:
+                last = str(getattr(exc, "reason", exc))
+        if time.monotonic() - t0 + 2.0 > deadline_s:
+            break
+        time.sleep(2.0)
+    raise TrackingUnavailableError(
+        f"tracking server {redact(uri)} does not answer ({redact(last)})",
+        hint="start it (`mlflow server`), check --tracking-uri / MLFLOW_TRACKING_URI, "
+        "or use the local default sqlite:///mlflow.db",
+        location="--tracking-uri",
+    )
+
+
+_ready: set[str] = set()
+
+
+def prepare_store(uri: str) -> None:
+    """Make ``uri`` usable once per process: HTTP budget + probe, or a locked SQLite set-up.
+
+    SQLite: the schema is created by the first process under a file lock beside the DB, so N
+    processes first-touching a fresh file all succeed (F14). An old schema is reported, never
+    migrated (B28).
+    """
+    if uri in _ready:
+        import mlflow
+
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        return
+    # stdout belongs to mlflowctl's results (--json): no progress bars or run links from MLflow
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    import mlflow
+
+    if uri.startswith(("http://", "https://")):
+        _http_budget()
+        probe_server(uri)
+    elif uri.startswith("sqlite:"):
+        from mlflow.exceptions import MlflowException
+        from mlflow.store.model_registry.sqlalchemy_store import (
+            SqlAlchemyStore as RegistryStore,
+        )
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+        path = sqlite_path(uri)
+        assert path is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with store_lock(uri):
+            try:
+                TrackingStore(uri, artifact_root(uri))  # type: ignore[no-untyped-call]
+                RegistryStore(uri)  # type: ignore[no-untyped-call]
+            except MlflowException as exc:
+                if "out-of-date database schema" in str(exc):
+                    raise InvalidInputError(
+                        f"{path} has an old MLflow schema",
+                        hint=f"back it up, then run `mlflow db upgrade {uri}`",
+                        location=str(path),
+                    ) from None
+                raise
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    _ready.add(uri)
+
+
+def client(uri: str) -> Any:
+    """An ``MlflowClient`` for a prepared store."""
+    from mlflow import MlflowClient
+
+    prepare_store(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def get_or_create_experiment(uri: str, name: str) -> str:
+    """The experiment's id; created with artifacts under ``mlartifacts/`` beside the DB."""
+    from mlflow.exceptions import MlflowException
+
+    c = client(uri)
+    exp = c.get_experiment_by_name(name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    root = artifact_root(uri)
+    location = None
+    if root is not None:
+        slug = re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+        location = f"{root}/{slug}"
+    ctx = store_lock(uri) if root is not None else _nolock()
+    with ctx:
+        exp = c.get_experiment_by_name(name)
+        if exp is not None:
+            return str(exp.experiment_id)
+        try:
+            return str(c.create_experiment(name, artifact_location=location))
+        except MlflowException:
+            exp = c.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            return str(exp.experiment_id)
+
+
+@contextmanager
+def _nolock() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def mlflow_errors(uri: str) -> Iterator[None]:
+    """MLflow's own exceptions as mlflowctl errors: one redacted line and an exit code.
+
+    Connection failures after the start-up probe (server went away) become exit 6; anything
+    else MLflow refuses (a missing resource, a conflicting write) becomes exit 7.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from mlflowctl.errors import RegistryConflictError
+
+    try:
+        yield
+    except MlflowException as exc:
+        first = (
+            redact(str(exc.message)).splitlines()[0][:300] if exc.message else type(exc).__name__
+        )
+        if "API request to" in first or "Max retries exceeded" in first:
+            raise TrackingUnavailableError(
+                f"tracking server {redact(uri)} stopped answering: {first}",
+                hint="check the server and retry; nothing was half-written by mlflowctl",
+                location="--tracking-uri",
+            ) from None
+        raise RegistryConflictError(first, hint="see `mlflowctl registry show NAME`") from None
