@@ -20,7 +20,10 @@ pytestmark = pytest.mark.unit
 
 def test_journal_round_trip_and_first_unfinished(tmp_path: Path) -> None:
     j = Journal.create(
-        tmp_path, pipeline_id="pl-000000000001", prompt="p", options={"data": "sklearn:iris"},
+        tmp_path,
+        pipeline_id="pl-000000000001",
+        prompt="p",
+        options={"data": "sklearn:iris"},
         phases=["design", "build", "train"],
     )
     j.start("design")
@@ -83,7 +86,10 @@ def test_second_pipeline_in_same_workdir_fails_at_once(tmp_path: Path) -> None:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "locked"
         t0 = time.perf_counter()
-        with pytest.raises(LockHeldError, match="another mlflowctl pipeline"), workdir_lock(tmp_path):
+        with (
+            pytest.raises(LockHeldError, match="another mlflowctl pipeline"),
+            workdir_lock(tmp_path),
+        ):
             pass
         assert time.perf_counter() - t0 < 2.0
     finally:
@@ -104,7 +110,9 @@ def test_task_list_survives_a_reopen(tmp_path: Path) -> None:
     reopened = TaskList.open(tmp_path, "ml-engineer")
     assert reopened.todo == []
     assert len(reopened.in_progress) == 1 and reopened.in_progress[0].startswith("train (started ")
-    assert reopened.completed[0].startswith("build (") and reopened.completed[0].endswith(": 6 files")
+    assert reopened.completed[0].startswith("build (") and reopened.completed[0].endswith(
+        ": 6 files"
+    )
 
 
 def test_history_keeps_a_window_and_skips_broken_lines(tmp_path: Path) -> None:
@@ -116,4 +124,6 @@ def test_history_keeps_a_window_and_skips_broken_lines(tmp_path: Path) -> None:
     records = read_history(path, window=3)
     assert [r["i"] for r in records] == [2, 3, 4]
     assert read_history(path, window=0) == []
-    assert all(json.loads(line)["data"] == "sklearn:digits" for line in path.read_text().splitlines()[:5])
+    assert all(
+        json.loads(line)["data"] == "sklearn:digits" for line in path.read_text().splitlines()[:5]
+    )

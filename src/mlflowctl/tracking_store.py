@@ -205,6 +205,16 @@ def probe_server(uri: str, deadline_s: float = PROBE_DEADLINE_S) -> None:
 _ready: set[str] = set()
 
 
+def _quiet_mlflow() -> None:
+    """MLflow's INFO chatter and its type-hint advice say nothing a user of mlflowctl can act on
+    (our pyfunc leaves hints out on purpose: MLflow would read them as the input schema)."""
+    import logging
+    import warnings
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method.*")
+
+
 def prepare_store(uri: str) -> None:
     """Make ``uri`` usable once per process: HTTP budget + probe, or a locked SQLite set-up.
 
@@ -212,6 +222,7 @@ def prepare_store(uri: str) -> None:
     processes first-touching a fresh file all succeed (F14). An old schema is reported, never
     migrated (B28).
     """
+    _quiet_mlflow()
     if uri in _ready:
         import mlflow
 

@@ -69,6 +69,17 @@ def build(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the files that would be written; write none.")
     ] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            envvar="MLFLOW_TRACKING_URI",
+            help="MLflow tracking URI [default: sqlite:///mlflow.db in the working directory].",
+        ),
+    ] = None,
+    no_track: Annotated[
+        bool, typer.Option("--no-track", help="Train without MLflow tracking or registration.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Render a blueprint into a standalone Lightning project and train it."""
@@ -90,6 +101,14 @@ def build(
     from mlflowctl.blueprint import Blueprint
 
     bp = Blueprint.load(blueprint)
+    track = not (no_track or dry_run or no_train)
+    if track:
+        from mlflowctl.flow import resolve_uri
+        from mlflowctl.registry_ops import validate_registry_spec
+
+        # B23 and bad URIs fail here, before a file is written or a run created
+        validate_registry_spec(bp.approach(approach).infrastructure.registry)
+        resolve_uri(tracking_uri)
     root = out or workspace.default_out(bp, approach)
     if resume:
         project = workspace.open_project(root)
@@ -104,15 +123,43 @@ def build(
             for rel in sorted(project.files):
                 console.result(str(project.root / rel))
     run = None
+    version = None
     if not (dry_run or no_train):
-        from mlflowctl import train
+        from mlflowctl import flow
 
-        run = train.train(project, max_epochs=max_epochs, accelerator=accelerator, resume=resume)
+        outcome = flow.train_tracked(
+            bp,
+            project,
+            tracking_uri=tracking_uri,
+            track=track,
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            resume=resume,
+        )
+        run = outcome.run
+        assert run is not None
         shown = "  ".join(f"{k}={v:.4g}" for k, v in run.metrics.items() if k.startswith("test_"))
         console.status(
             f"build: trained {run.epochs_completed} epochs in {run.wall_time_s:.1f}s: {shown}"
         )
+        if track:
+            version = flow.register_and_gate(bp, outcome)
+            aliases = ", ".join(f"@{a}" for a in version.aliases) or "no alias"
+            console.status(
+                f"build: registered {version.name} version {version.version} ({aliases}): "
+                f"{version.reason}"
+            )
+    summary = _summary(project, run, dry_run)
+    if version is not None:
+        summary.update(
+            model_name=version.name,
+            model_version=version.version,
+            aliases=list(version.aliases),
+            promoted=version.promoted,
+            promotion_reason=version.reason,
+            previous_champion=version.previous_champion,
+        )
     if json_out:
-        console.print_json(_summary(project, run, dry_run))
+        console.print_json(summary)
     elif run is not None:
         console.result(str(project.root / "outputs" / "metrics.json"))
