@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -23,6 +23,20 @@ from mlflowctl.commands import doctor as doctor_cmd
 from mlflowctl.commands import registry as registry_cmd
 from mlflowctl.commands import run as run_cmd
 from mlflowctl.errors import EXIT_INTERNAL, EXIT_SIGINT, MlflowctlError
+
+# Recent typer vendors its own click (``typer._click``); catch usage errors from either copy.
+_typer_click_error: Any = getattr(
+    getattr(getattr(typer, "_click", None), "exceptions", None), "ClickException", None
+)
+_CLICK_EXIT: tuple[type[BaseException], ...] = (click.exceptions.Exit, typer.Exit)
+_CLICK_ERROR: tuple[type[BaseException], ...] = tuple(
+    c for c in (click.ClickException, _typer_click_error) if c is not None
+)
+_CLICK_ABORT: tuple[type[BaseException], ...] = (
+    click.exceptions.Abort,
+    typer.Abort,
+    KeyboardInterrupt,
+)
 
 app = typer.Typer(
     name="mlflowctl",
@@ -87,6 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
+    saved_agents_dir = os.environ.get("MLFLOWCTL_AGENTS_DIR")
+    try:
+        return _dispatch(command, args)
+    finally:  # --agents sets the variable for this command only (matters when embedded/tested)
+        if saved_agents_dir is None:
+            os.environ.pop("MLFLOWCTL_AGENTS_DIR", None)
+        else:
+            os.environ["MLFLOWCTL_AGENTS_DIR"] = saved_agents_dir
+
+
+def _dispatch(command: Any, args: list[str]) -> int:
     try:
         rv = command.main(args=args, prog_name="mlflowctl", standalone_mode=False)
     except MlflowctlError as exc:
@@ -94,12 +119,12 @@ def main(argv: list[str] | None = None) -> int:
             console.print_json(exc.to_dict())
         console.error(exc.line(), exc.hint)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except _CLICK_EXIT as exc:
+        return int(getattr(exc, "exit_code", 0))
+    except _CLICK_ERROR as exc:
+        exc.show()  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
+    except _CLICK_ABORT:
         console.error("interrupted")
         return EXIT_SIGINT
     except Exception:  # a bug: say so, with the traceback
