@@ -79,6 +79,7 @@ class Row:
     metric: str = ""
     ours: float | None = None
     ours_wall_s: float | None = None
+    ours_metrics: dict[str, float] = field(default_factory=dict)  # every test metric of the build
     family: str | None = None
     baselines: list[dict[str, Any]] = field(default_factory=list)
     best: str | None = None
@@ -287,6 +288,7 @@ def bench_one(name: str, *, quick: bool, timeout: float, keep: bool, build: bool
         if built["metrics"] is not None and row.metric in built["metrics"]:
             row.ours = float(built["metrics"][row.metric])
             row.ours_wall_s = built["wall_s"]
+            row.ours_metrics = {k: float(v) for k, v in built["metrics"].items()}
             row.ratio = row.ours / row.best_value if row.best_value else None
         if built["blueprint"] is not None:
             row.family = _recommended_family(built["blueprint"])
