@@ -119,7 +119,7 @@ def test_doctor_reap_marks_a_dead_process_run_killed(
 
     from mlflow.tracking import MlflowClient
 
-    from mlflowctl.tracking import TAG_HEARTBEAT, TAG_HOST, TAG_PID
+    from mlflowctl.tracking_runs import TAG_HEARTBEAT, TAG_HOST, TAG_PID
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(tracking_uri=uri)

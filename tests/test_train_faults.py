@@ -92,8 +92,9 @@ def test_sigterm_saves_last_checkpoint_then_resume_continues(tmp_path: Path) -> 
     assert run.epochs_completed == done + 2
     assert [h["epoch"] for h in run.history] == list(range(1, done + 3))
     new_epochs = [e for e in _events(root) if e["event"] == "epoch"][done:]
-    assert len(new_epochs) <= 3  # continued, not restarted from epoch 1
-    assert new_epochs[0]["epoch"] > 1
+    # continued from last.ckpt, not restarted from epoch 1 (epochs after the newest checkpoint
+    # that reached the disk before the signal are done again)
+    assert new_epochs[0]["epoch"] > 1, [e["epoch"] for e in new_epochs]
 
 
 def test_resume_without_checkpoint_is_an_error_not_a_fresh_start(tmp_path: Path) -> None:
