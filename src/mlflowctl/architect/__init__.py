@@ -25,36 +25,16 @@ def load_policies(
 ) -> tuple[ArchitectPolicy, AgentRef, MlopsPolicy, Any]:
     """The ml-architect policy and reference, the mlops policy, and the architect spec itself.
 
-    A spec without a ``policy`` block gets the defaults of ``mlflowctl.policy``. Where no
-    ml-architect spec exists at all (a checkout before ``agents/`` is filled in), the defaults
-    stand in, referenced by the sha256 of their JSON so the blueprint id still follows them.
+    The specs ship with mlflowctl, so a missing one is a broken install or a broken override:
+    that is an error (``SpecError``), never a silent fall-back to defaults.
     """
-    from mlflowctl.errors import SpecError
     from mlflowctl.specs import load_agent
 
-    try:
-        spec = load_agent("ml-architect", agents_dir)
-    except SpecError as exc:
-        if "not found" not in exc.message:
-            raise
-        policy = ArchitectPolicy()
-        digest = hashlib.sha256(policy.model_dump_json().encode()).hexdigest()
-        return policy, AgentRef(name="ml-architect", sha256=digest), _mlops(agents_dir), None
+    spec = load_agent("ml-architect", agents_dir)
+    mlops = load_agent("mlops-architect", agents_dir)
     policy = spec.policy if isinstance(spec.policy, ArchitectPolicy) else ArchitectPolicy()
-    return policy, spec.ref(), _mlops(agents_dir), spec
-
-
-def _mlops(agents_dir: str | Path | None) -> MlopsPolicy:
-    from mlflowctl.errors import SpecError
-    from mlflowctl.specs import load_agent
-
-    try:
-        spec = load_agent("mlops-architect", agents_dir)
-    except SpecError as exc:
-        if "not found" not in exc.message:
-            raise
-        return MlopsPolicy()
-    return spec.policy if isinstance(spec.policy, MlopsPolicy) else MlopsPolicy()
+    mlops_policy = mlops.policy if isinstance(mlops.policy, MlopsPolicy) else MlopsPolicy()
+    return policy, spec.ref(), mlops_policy, spec
 
 
 def _from_history(
