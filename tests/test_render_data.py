@@ -93,3 +93,65 @@ def test_batches_are_slices_of_device_tensors(tmp_path: Path) -> None:
     assert sum(len(x) for x in first) == len(module.splits["x_train"])
     assert not torch.equal(first[0], second[0])  # a new permutation every epoch
     assert all(x.device.type == "cpu" and x.dtype == torch.float32 for x in first)
+
+
+def _model_module(tmp_path: Path, family: str) -> tuple[Any, dict[str, Any]]:
+    import sys
+
+    files = render.render(make_blueprint(family, "sunspots"))
+    path = tmp_path / f"model_{family}.py"
+    path.write_text(files["model.py"])
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses and typing look the module up by name
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(path.stem, None)
+    return module, yaml.safe_load(files["config.yaml"])
+
+
+@pytest.mark.parametrize("family", ["mlp", "lstm", "gru", "tcn", "transformer"])
+def test_forecasts_are_anchored_on_the_last_value_and_ignore_the_level(
+    family: str, tmp_path: Path
+) -> None:
+    """A trend that lifts the whole test span by 3 standard deviations (CO2) lifts the forecast
+    by exactly that much: the network itself never sees the level, only the shape."""
+    import torch
+
+    module, cfg = _model_module(tmp_path, family)
+    torch.manual_seed(0)
+    net = module.build_model(cfg).eval()
+    assert sum(p.numel() for p in net.parameters()) == cfg["model"]["parameter_count"]
+    x = torch.randn(4, *cfg["model"]["input_shape"])
+    with torch.no_grad():
+        shifted, plain = net(x + 3.0), net(x)
+    assert torch.allclose(shifted, plain + 3.0, atol=1e-4)
+    zeroed = torch.zeros_like(plain)
+    for p in net.parameters():
+        torch.nn.init.zeros_(p)
+    with torch.no_grad():  # an untrained head forecasts "no change from the last value"
+        assert torch.allclose(net(x), zeroed + x[:, -1, :1], atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["lstm", "gru"])
+def test_recurrent_step_predictions_never_see_later_steps(family: str, tmp_path: Path) -> None:
+    """Per-step (sequence-to-sequence) predictions at step t use values up to t only, and the
+    chunks of truncated BPTT see exactly what one pass over the whole window sees."""
+    import torch
+
+    module, cfg = _model_module(tmp_path, family)
+    torch.manual_seed(0)
+    net = module.build_model(cfg).eval()
+    x = torch.randn(3, *cfg["model"]["input_shape"])
+    later = x.clone()
+    later[:, 10:] += torch.randn_like(later[:, 10:])
+    with torch.no_grad():
+        full, _ = net.forward_chunk(x, None, 0)
+        changed, _ = net.forward_chunk(later, None, 0)
+        first, state = net.forward_chunk(x[:, :7], None, 0)
+        second, _ = net.forward_chunk(x[:, 7:], state, 7)
+    assert torch.allclose(full[:, :10], changed[:, :10], atol=1e-6)
+    assert not torch.allclose(full[:, 10:], changed[:, 10:], atol=1e-3)
+    assert torch.allclose(torch.cat([first, second], dim=1), full, atol=1e-5)

@@ -110,10 +110,16 @@ def _family_params(
         default = CNNParams(channels=[base << i for i in range(stages)], dropout=0.1)
         return _sized("cnn", io, req, default, tol, stages=stages)
     if family in _RECURRENT:
-        n_layers = 1 if small else 2
+        # a series of a few hundred steps overfits two layers of 64 within a few epochs:
+        # sunspots test MASE 0.87-1.07 over four seeds with 2x64, 0.86-0.91 with 1x32
+        short = req.task == "forecasting" and rows is not None and rows < 1000
+        n_layers = 1 if small or short else 2
+        units = 32 if small or short else (128 if big else 64)
+        if short and small:
+            units = 16
         default = RNNParams(
             family="lstm" if family == "lstm" else "gru",
-            hidden=32 if small else (128 if big else 64),
+            hidden=units,
             layers=n_layers,
             dropout=0.1 if n_layers > 1 else 0.0,
         )
