@@ -224,3 +224,32 @@ def test_sigterm_during_training_then_resume_registers_exactly_one_version(tmp_p
     new_run = client.get_run(versions[0].run_id)
     assert new_run.info.status == "FINISHED"
     assert new_run.data.tags.get("mlflowctl.resumed_from") == runs[0].info.run_id
+
+
+@pytest.mark.unit
+def test_llm_backend_without_a_key_fails_before_any_workdir_exists(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    env.pop("OPENAI_API_KEY", None)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlflowctl",
+            "run",
+            PROMPT,
+            "--data",
+            "sklearn:digits",
+            "--backend",
+            "openai:gpt-4o-mini",
+            "--workdir",
+            "wd",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "OPENAI_API_KEY" in proc.stderr and "--backend offline" in proc.stderr
+    assert not (tmp_path / "wd").exists() and not (tmp_path / "mlflow.db").exists()

@@ -89,6 +89,8 @@ def design(
         )
     from mlflowctl.architect import design as run_design
 
+    if backend != "offline":
+        check_backend(backend, record=record, replay=replay)
     if data is not None:
         from mlflowctl.data import parse_source
 
@@ -131,3 +133,12 @@ def schema_blueprint() -> None:
     from mlflowctl.blueprint import blueprint_json_schema
 
     console.result(json.dumps(blueprint_json_schema(), indent=2))
+
+
+def check_backend(backend: str, *, record: Path | None = None, replay: Path | None = None) -> None:
+    """Key, URL and record/replay folders of an LLM backend, checked before any side effect."""
+    from mlflowctl.backends import preflight
+    from mlflowctl.specs import load_agent
+
+    spec = load_agent("ml-architect", os.environ.get("MLFLOWCTL_AGENTS_DIR"))
+    preflight(backend, default_model=spec.model, record_dir=record, replay_dir=replay)

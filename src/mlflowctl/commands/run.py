@@ -93,6 +93,10 @@ def run(
                     hint='describe the model, e.g. mlflowctl run "classify handwritten digits"',
                     location="PROMPT",
                 )
+            if backend != "offline":  # a missing key fails before a workdir exists (B27)
+                from mlflowctl.commands.design import check_backend
+
+                check_backend(backend)
             chosen = (
                 tuple(p.strip() for p in phases.split(",") if p.strip()) if phases else ALL_PHASES
             )
