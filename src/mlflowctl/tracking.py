@@ -40,6 +40,7 @@ from mlflowctl.tracking_store import (
     redact,
     resolve_tracking_uri,
 )
+from mlflowctl.train import sha256_file
 
 __all__ = ["Tracker", "flatten", "reap_stale_runs", "resolve_tracking_uri", "sha256_file"]
 
@@ -47,16 +48,6 @@ TAG_BUILD = "mlflowctl.build_id"
 TAG_MODEL_URI = "mlflowctl.model_uri"
 TAG_WEIGHTS = "mlflowctl.weights_sha256"
 _PARAM_MAX = 6000
-
-
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, str]:
