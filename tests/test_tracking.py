@@ -110,6 +110,28 @@ def test_tracker_logs_params_tags_epoch_metrics_and_a_pickle_free_model(
     assert model.predict(x).shape == (2, 3)
 
 
+def test_fast_epochs_share_store_writes_and_keep_every_step(tmp_path: Path) -> None:
+    uri = _uri(tmp_path)
+    bp = make_blueprint()
+    with Tracker(uri, bp, None, build_id="b-2", agent_digests={}) as tr:
+        writes: list[int] = []
+        real = tr._client.log_batch
+
+        def counting(run_id: str, metrics: object = (), **kw: object) -> object:
+            if metrics:
+                writes.append(len(metrics))  # type: ignore[arg-type]
+            return real(run_id, metrics=metrics, **kw)
+
+        tr._client.log_batch = counting
+        for epoch in range(40):  # 40 epochs in well under a second
+            tr.on_event(
+                {"event": "epoch", "epoch": epoch, "metrics": {"val_loss": 1.0 / (epoch + 1)}}
+            )
+    history = client(uri).get_metric_history(tr.run_id, "val_loss")
+    assert sorted(m.step for m in history) == list(range(40))
+    assert sum(writes) == 40 and len(writes) <= 4, writes
+
+
 def test_exception_marks_run_failed_with_redacted_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

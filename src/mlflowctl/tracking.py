@@ -42,6 +42,9 @@ from mlflowctl.tracking_store import (
 )
 from mlflowctl.train import sha256_file
 
+#: epochs finishing within this many seconds share one store write
+_COALESCE_S = 1.0
+
 __all__ = ["Tracker", "flatten", "reap_stale_runs", "resolve_tracking_uri", "sha256_file"]
 
 TAG_BUILD = "mlflowctl.build_id"
@@ -256,16 +259,36 @@ class Tracker:
             self._client.log_batch(self.run_id, metrics=chunk)
 
     def _write(self) -> None:
-        """The writer thread: one ``log_batch`` per queued epoch, a few retries each."""
-        while (batch := self._metrics.get()) is not None:
-            for attempt in range(3):
+        """The writer thread: epochs queued within ``_COALESCE_S`` of each other go in one
+        ``log_batch`` (each metric keeps its epoch as its step), so fast epochs cost at most about
+        one store write per ``_COALESCE_S`` instead of one per epoch."""
+        done = False
+        while not done:
+            first = self._metrics.get()
+            if first is None:
+                break
+            pending = list(first)
+            deadline = time.monotonic() + _COALESCE_S
+            while (remaining := deadline - time.monotonic()) > 0:
                 try:
-                    self._log_now(batch)
+                    more = self._metrics.get(timeout=remaining)
+                except queue.Empty:
                     break
-                except Exception as exc:
-                    if attempt == 2:
-                        self.metric_errors.append(redact(str(exc))[:500])
-                    time.sleep(1.0)
+                if more is None:
+                    done = True
+                    break
+                pending.extend(more)
+            self._write_with_retries(pending)
+
+    def _write_with_retries(self, batch: list[Any]) -> None:
+        for attempt in range(3):
+            try:
+                self._log_now(batch)
+                return
+            except Exception as exc:
+                if attempt == 2:
+                    self.metric_errors.append(redact(str(exc))[:500])
+                time.sleep(1.0)
 
     def _flush(self) -> None:
         """Wait until every queued epoch is written (end of training, or the run's exit)."""
