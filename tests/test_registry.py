@@ -51,6 +51,8 @@ def _check_invariants(uri: str) -> None:
     assert versions == list(range(1, len(versions) + 1))
     aliases = data["aliases"]
     assert aliases.get("challenger") is None or aliases["challenger"] != aliases.get("champion")
+    for row in data["versions"]:  # each version row shows the aliases that point at it
+        assert row["aliases"] == sorted(a for a, v in aliases.items() if v == row["version"])
     if "champion" in aliases:
         champ = client(uri).get_model_version(NAME, str(aliases["champion"]))
         assert {"previous_champion", "promoted_at", "promoted_by_build"} <= set(champ.tags)

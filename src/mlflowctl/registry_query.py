@@ -85,4 +85,9 @@ def show(tracking_uri: str, name: str) -> dict[str, Any]:
             "promotion_reason": t.get("promotion_reason") or t.get("gate_result"),
         })  # fmt: skip
     aliases = {a: int(v) for a, v in (rm.aliases or {}).items()}
+    # search_model_versions does not fill aliases on every store: take them from the model
+    for row in versions:
+        row["aliases"] = sorted(
+            {*row["aliases"], *(a for a, v in aliases.items() if v == row["version"])}
+        )
     return {"name": name, "aliases": aliases, "versions": versions}
