@@ -40,7 +40,7 @@ def agent_digests(agents_dir: str | None = None) -> dict[str, str]:
     return {name: load_agent(name, agents_dir).sha256 for name in AGENTS}
 
 
-def _read_state(root: Path) -> dict[str, Any]:
+def read_state(root: Path) -> dict[str, Any]:
     try:
         data = json.loads((root / BUILD_STATE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -97,7 +97,7 @@ def train_tracked(
     from mlflowctl import train as trainer
 
     approach = blueprint.approach(project.approach)
-    state = _read_state(project.root)
+    state = read_state(project.root)
     build_id = state.get("build_id") or f"{project.blueprint_id}-{secrets.token_hex(4)}"
     outcome = BuildOutcome(project=project, build_id=build_id)
     if not track:

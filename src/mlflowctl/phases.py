@@ -39,15 +39,14 @@ def _build_dir(p: Pipeline) -> Path:
 
 
 def _tracking_uri(p: Pipeline) -> str:
-    from mlflowctl.flow import resolve_uri
-
-    if p.opts.tracking_uri:
-        return resolve_uri(p.opts.tracking_uri, p.opts.agents_dir)
+    """flag > MLFLOW_TRACKING_URI > ``mlflow.db`` in the project folder (not the workdir)."""
     import os
 
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return resolve_uri(None, p.opts.agents_dir)
-    return resolve_uri(f"sqlite:///{(p.opts.root / 'mlflow.db').resolve()}", p.opts.agents_dir)
+    from mlflowctl.flow import resolve_uri
+
+    default = f"sqlite:///{(p.opts.root / 'mlflow.db').resolve()}"
+    flag = p.opts.tracking_uri or (None if os.environ.get("MLFLOW_TRACKING_URI") else default)
+    return resolve_uri(flag, p.opts.agents_dir)
 
 
 # --------------------------------------------------------------------------- design
@@ -104,7 +103,7 @@ def phase_build(p: Pipeline) -> dict[str, Any]:
 
 def _outcome(p: Pipeline) -> BuildOutcome:
     """The training outcome, from this process or read back from the journal and the files."""
-    from mlflowctl.flow import BuildOutcome, _read_state
+    from mlflowctl.flow import BuildOutcome, read_state
     from mlflowctl.train import read_run
     from mlflowctl.workspace import open_project
 
@@ -116,7 +115,7 @@ def _outcome(p: Pipeline) -> BuildOutcome:
     outputs = rec.outputs if rec else {}
     run = read_run(project)
     run.extra["model_uri"] = outputs.get("model_uri")
-    state = _read_state(project.root)
+    state = read_state(project.root)
     outcome = BuildOutcome(
         project=project,
         run=run,

@@ -20,7 +20,7 @@ from typing import Any
 
 from mlflowctl import __version__
 from mlflowctl.errors import InterruptedRunError, InvalidInputError, MlflowctlError
-from mlflowctl.journal import Journal, atomic_write_text, workdir_lock
+from mlflowctl.journal import Journal, atomic_write_text, now_iso, workdir_lock
 from mlflowctl.memory import TaskList, append_history, read_history
 
 ALL_PHASES = ("design", "build", "train", "evaluate", "register", "promote")
@@ -228,7 +228,7 @@ class Pipeline:
         policy = load_agent("ml-orchestrator", self.opts.agents_dir).policy
         record = {
             "pipeline_id": self.journal.pipeline_id,
-            "time": j_now(),
+            "time": now_iso(),
             "prompt": self.journal.prompt,
             "data": self.opts.data,
             "outcome": outcome,
@@ -246,12 +246,6 @@ class Pipeline:
             self.opts.root / policy.history_file,
             policy.history_window,
         )
-
-
-def j_now() -> str:
-    from mlflowctl.journal import now_iso
-
-    return now_iso()
 
 
 def _short(outputs: dict[str, Any]) -> str:

@@ -196,23 +196,17 @@ def _series_from_frame(
         notes.append(f"{missing} missing values filled by time interpolation")
     if freq is None:
         notes.append("irregular dates: frequency unknown, seasonal period 1")
-    return LoadedData(
-        source=label,
-        source_kind="file",
-        kind="series",
-        X=series.reshape(-1, 1),
-        y=None,
-        task_hint="forecasting",
-        feature_names=[column],
-        series=series,
-        target=column,
+    return LoadedData.file_series(
+        label,
+        column,
+        series,
+        dtype=dtypes[column],
+        missing=missing,
+        notes=notes,
         frequency=freq,
         seasonal_period=SEASONAL_PERIOD.get(freq or "", 1),
         index=[d.isoformat() for d in index.date],
         dtypes=dtypes,
-        target_dtype=dtypes[column],
-        missing_values=missing,
-        notes=notes,
     )
 
 

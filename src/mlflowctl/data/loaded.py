@@ -54,6 +54,41 @@ class LoadedData:
     sha256: str = ""
     notes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def file_series(
+        cls,
+        label: str,
+        column: str,
+        series: FloatArray,
+        *,
+        dtype: str,
+        missing: int,
+        notes: list[str],
+        frequency: str | None = None,
+        seasonal_period: int = 1,
+        index: list[str] | None = None,
+        dtypes: dict[str, str] | None = None,
+    ) -> LoadedData:
+        """A univariate series read from a user file (CSV, Parquet or NPZ)."""
+        return cls(
+            source=label,
+            source_kind="file",
+            kind="series",
+            X=series.reshape(-1, 1),
+            y=None,
+            task_hint="forecasting",
+            feature_names=[column],
+            series=series,
+            target=column,
+            frequency=frequency,
+            seasonal_period=seasonal_period,
+            index=index,
+            dtypes=dtypes if dtypes is not None else {column: dtype},
+            target_dtype=dtype,
+            missing_values=missing,
+            notes=notes,
+        )
+
     @property
     def n_rows(self) -> int:
         return int(self.X.shape[0])

@@ -43,20 +43,12 @@ def load_npz(path: Path, label: str, target: str | None) -> LoadedData:
         ((key, values),) = arrays.items()
         if values.ndim == 1 and values.size >= 2 and np.issubdtype(values.dtype, np.number):
             series, missing = fill_series(values, None)
-            return LoadedData(
-                source=label,
-                source_kind="file",
-                kind="series",
-                X=series.reshape(-1, 1),
-                y=None,
-                task_hint="forecasting",
-                feature_names=[key],
-                series=series,
-                target=key,
-                seasonal_period=1,
-                dtypes={key: str(values.dtype)},
-                target_dtype=str(values.dtype),
-                missing_values=missing,
+            return LoadedData.file_series(
+                label,
+                key,
+                series,
+                dtype=str(values.dtype),
+                missing=missing,
                 notes=["NPZ series has no dates: frequency unknown, seasonal period 1"]
                 + ([f"{missing} missing values filled by interpolation"] if missing else []),
             )
