@@ -61,7 +61,7 @@ def main() -> int:
 
     from mlflow_server import make_blueprint
 
-    from mlflowctl.tracking import Tracker
+    from mlflowctl.mlops.runs import Tracker
 
     _train(None, min(2.0, args.seconds / 10), lambda e, loss: None)  # warm-up
     t0, c0 = time.perf_counter(), time.process_time()
@@ -71,7 +71,7 @@ def main() -> int:
     import mlflow  # noqa: F401  (a once-per-process cost, reported apart)
 
     imports = time.perf_counter() - t_import
-    from mlflowctl.tracking_store import prepare_store
+    from mlflowctl.mlops.store import prepare_store
 
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mlflowctl.blueprint import FAMILY_TEMPLATE_KIND, Blueprint
-from mlflowctl.catalog import IO, count_params, flops_per_sample, layer_table
+from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND, Blueprint
+from mlflowctl.design.catalog import IO, count_params, flops_per_sample, layer_table
 
 #: (task, data source, input shape, output dim, lookback) per demo data set
 DATASETS: dict[str, tuple[str, str, list[int], int, int | None]] = {
@@ -64,7 +64,7 @@ def approach(
     task, _, shape, out, lookback = DATASETS[dataset]
     from pydantic import TypeAdapter
 
-    from mlflowctl.blueprint import FamilyParams
+    from mlflowctl.blueprint.model import FamilyParams
 
     p = TypeAdapter(FamilyParams).validate_python(params or SMALL_PARAMS[family])
     io = IO(tuple(shape), out)

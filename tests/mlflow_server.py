@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from mlflowctl.blueprint import Blueprint
-from mlflowctl.results import RenderedProject, TrainingRun
+from mlflowctl.blueprint.model import Blueprint
+from mlflowctl.blueprint.results import RenderedProject, TrainingRun
 
 MODEL_PY = """\
 import torch.nn as nn
@@ -194,9 +194,9 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from mlflow_server import make_blueprint, make_project
 from mlflowctl.errors import InterruptedRunError
-from mlflowctl.policy import MlopsPolicy
-from mlflowctl.registry_ops import register
-from mlflowctl.tracking import Tracker
+from mlflowctl.specs.policy import MlopsPolicy
+from mlflowctl.mlops.registry import register
+from mlflowctl.mlops.runs import Tracker
 
 uri, root, acc, build, mode = sys.argv[1:6]
 bp = make_blueprint()

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from mlflowctl import console
-from mlflowctl.cli import main
-from mlflowctl.commands.agents import claude_text
-from mlflowctl.specs import ROLES, load_agent
+from mlflowctl.cli.agents import claude_text
+from mlflowctl.cli.app import main
+from mlflowctl.specs.loader import ROLES, load_agent
 
 pytestmark = pytest.mark.unit
 
@@ -134,7 +134,7 @@ def test_export_writes_claude_code_files(
 ) -> None:
     code, _, _ = run(capsys, "agents", "export", "--claude", str(tmp_path / "out"))
     assert code == 0
-    from mlflowctl.specs import load_spec
+    from mlflowctl.specs.loader import load_spec
 
     spec = load_spec(tmp_path / "out" / "ml-architect.md")
     assert spec.warnings == ("no `policy` block; using the built-in defaults",)

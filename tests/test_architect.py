@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from mlflowctl.architect import blueprint_digest, design, load_policies
-from mlflowctl.architect.critic import assemble
-from mlflowctl.architect.planner import plan
-from mlflowctl.architect.proposal import render
-from mlflowctl.architect.requirements import read_requirements
-from mlflowctl.blueprint import Blueprint, DataProfile, TCNParams
+from mlflowctl.blueprint.model import Blueprint, DataProfile, TCNParams
+from mlflowctl.design import blueprint_digest, design, load_policies
+from mlflowctl.design.critic import assemble
+from mlflowctl.design.planner import plan
+from mlflowctl.design.proposal import render
+from mlflowctl.design.requirements import read_requirements
 from mlflowctl.errors import BlueprintError, InvalidInputError
-from mlflowctl.policy import ArchitectPolicy, MlopsPolicy
+from mlflowctl.specs.policy import ArchitectPolicy, MlopsPolicy
 
 pytestmark = pytest.mark.unit
 
@@ -357,7 +357,7 @@ def test_every_approach_builds_to_its_catalog_count(tmp_path: Path, shared_dir: 
     import yaml
 
     pytest.importorskip("torch")
-    render = pytest.importorskip("mlflowctl.render").render
+    render = pytest.importorskip("mlflowctl.build.render").render
     cases = yaml.safe_load((shared_dir / "prompts" / "design-prompts.yaml").read_text())
     checked = 0
     for i, case in enumerate(c for c in cases if "14M" not in c["prompt"]):

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from llm_server import LLMServer, Reply, approach, valid_draft
 
-from mlflowctl.architect.draft import DesignDraft
-from mlflowctl.backends.llm import ask_structured
-from mlflowctl.backends.providers import Connection, parse_backend
+from mlflowctl.design.draft import DesignDraft
+from mlflowctl.design.llm.llm import ask_structured
+from mlflowctl.design.llm.providers import Connection, parse_backend
 from mlflowctl.errors import EXIT_LLM_INVALID, BlueprintError, LLMOutputError
 
 pytestmark = pytest.mark.unit

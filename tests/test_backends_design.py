@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from llm_server import LLMServer, Reply, valid_draft
 
-from mlflowctl.backends import parse_backend, recorded_backend
-from mlflowctl.backends.providers import BackendRef, resolve_connection
-from mlflowctl.blueprint import Blueprint
-from mlflowctl.cli import main
+from mlflowctl.blueprint.model import Blueprint
+from mlflowctl.cli.app import main
+from mlflowctl.design.llm import parse_backend, recorded_backend
+from mlflowctl.design.llm.providers import BackendRef, resolve_connection
 from mlflowctl.errors import InvalidInputError
 
 pytestmark = pytest.mark.unit
@@ -240,10 +240,10 @@ def test_canary_key_never_leaks(
 def test_llm_sdks_are_not_imported_by_help_or_offline_design(tmp_path: Path) -> None:
     code = (
         "import sys\n"
-        "from mlflowctl.cli import main\n"
+        "from mlflowctl.cli.app import main\n"
         "main(['--help']); main(['design', '--help'])\n"
         f"assert main(['design', {PROMPT!r}, '-o', {str(tmp_path / 'bp.yaml')!r}]) == 0\n"
-        "import mlflowctl.backends\n"
+        "import mlflowctl.design.llm\n"
         "heavy = ['pydantic_ai', 'openai', 'anthropic', 'httpx2', 'torch', 'mlflow', 'sklearn']\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )

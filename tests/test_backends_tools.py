@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from llm_server import LLMServer, Reply, valid_draft
 
-from mlflowctl.architect.draft import DesignDraft
-from mlflowctl.backends.llm import ask_structured
-from mlflowctl.backends.providers import Connection, parse_backend
-from mlflowctl.backends.tools import ReadOnlyTools, granted_tools
-from mlflowctl.cli import main
+from mlflowctl.cli.app import main
+from mlflowctl.design.draft import DesignDraft
+from mlflowctl.design.llm.llm import ask_structured
+from mlflowctl.design.llm.providers import Connection, parse_backend
+from mlflowctl.design.llm.tools import ReadOnlyTools, granted_tools
 
 pytestmark = pytest.mark.unit
 

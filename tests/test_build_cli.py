@@ -37,7 +37,7 @@ def test_dry_run_prints_the_plan_writes_nothing_and_imports_nothing_heavy(
     blueprint_file: Path, tmp_path: Path
 ) -> None:
     probe = (
-        "import sys; from mlflowctl.cli import main; "
+        "import sys; from mlflowctl.cli.app import main; "
         f"rc = main(['build', {str(blueprint_file)!r}, '--dry-run', '--json']); "
         f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules]); sys.exit(rc)"
     )
@@ -107,7 +107,7 @@ def test_build_trains_and_reports_metrics(blueprint_file: Path, tmp_path: Path) 
 
 def test_design_then_build_for_digits(tmp_path: Path) -> None:
     """The path a user takes: the offline architect's blueprint, built and trained briefly."""
-    pytest.importorskip("mlflowctl.architect")
+    pytest.importorskip("mlflowctl.design")
     design = _cli(
         "design",
         "classify images of handwritten digits",

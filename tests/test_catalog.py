@@ -12,14 +12,14 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from mlflowctl.blueprint import (  # noqa: E402
+from mlflowctl.blueprint.model import (  # noqa: E402
     CNNParams,
     MLPParams,
     RNNParams,
     TCNParams,
     TransformerParams,
 )
-from mlflowctl.catalog import (  # noqa: E402
+from mlflowctl.design.catalog import (  # noqa: E402
     IO,
     count_params,
     flops_per_sample,

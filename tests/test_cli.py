@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mlflowctl.cli import main
+from mlflowctl.cli.app import main
 
 pytestmark = pytest.mark.unit
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlflowctl import console
-from mlflowctl.blueprint import Blueprint
-from mlflowctl.cli import main
+from mlflowctl.blueprint.model import Blueprint
+from mlflowctl.cli.app import main
 
 pytestmark = pytest.mark.unit
 
@@ -175,7 +175,7 @@ def test_json_error_object(capsys: pytest.CaptureFixture[str]) -> None:
 def test_prompt_only_design_imports_nothing_heavy(tmp_path: Path) -> None:
     probe = (
         "import sys\n"
-        "from mlflowctl.cli import main\n"
+        "from mlflowctl.cli.app import main\n"
         f"code = main(['design', {DIGITS!r}, '-o', 'bp.yaml'])\n"
         "heavy = sorted({'torch', 'lightning', 'mlflow', 'sklearn', 'pandas', 'scipy'}"
         " & {m.split('.')[0] for m in sys.modules})\n"

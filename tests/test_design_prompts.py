@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mlflowctl.architect import design
-from mlflowctl.blueprint import Approach, Blueprint
+from mlflowctl.blueprint.model import Approach, Blueprint
+from mlflowctl.design import design
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlflowctl import console
-from mlflowctl.cli import main
+from mlflowctl.cli.app import main
 from mlflowctl.errors import EXIT_TRACKING_UNAVAILABLE
 
 pytestmark = pytest.mark.unit
@@ -119,7 +119,7 @@ def test_doctor_reap_marks_a_dead_process_run_killed(
 
     from mlflow.tracking import MlflowClient
 
-    from mlflowctl.tracking_runs import TAG_HEARTBEAT, TAG_HOST, TAG_PID
+    from mlflowctl.mlops.liveness import TAG_HEARTBEAT, TAG_HOST, TAG_PID
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(tracking_uri=uri)

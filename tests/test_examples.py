@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlflowctl.blueprint import Blueprint
+from mlflowctl.blueprint.model import Blueprint
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +23,7 @@ def test_one_example_blueprint_per_family() -> None:
 
 @pytest.mark.parametrize("path", sorted((EXAMPLES / "blueprints").glob("*.yaml")), ids=str)
 def test_example_blueprints_render_clean_projects(path: Path, tmp_path: Path) -> None:
-    from mlflowctl import workspace
+    from mlflowctl.build import writer as workspace
 
     bp = Blueprint.load(path)
     assert Blueprint.from_yaml(bp.to_yaml()).to_yaml() == path.read_text(encoding="utf-8")

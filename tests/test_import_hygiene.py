@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 HEAVY = ["torch", "lightning", "mlflow", "sklearn", "pandas", "scipy"]
 SCRIPT = """
 import json, sys
-from mlflowctl.cli import main
+from mlflowctl.cli.app import main
 code = main({argv!r})
 heavy = {heavy!r}
 loaded = sorted({{m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}})

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mlflowctl.errors import InvalidInputError, LockHeldError
-from mlflowctl.journal import Journal, atomic_write_text, workdir_lock
-from mlflowctl.memory import TaskList, append_history, read_history
+from mlflowctl.orchestrate.journal import Journal, atomic_write_text, workdir_lock
+from mlflowctl.orchestrate.memory import TaskList, append_history, read_history
 
 pytestmark = pytest.mark.unit
 
@@ -72,7 +72,7 @@ def test_second_pipeline_in_same_workdir_fails_at_once(tmp_path: Path) -> None:
                 f"""
                 import sys, time
                 from pathlib import Path
-                from mlflowctl.journal import workdir_lock
+                from mlflowctl.orchestrate.journal import workdir_lock
                 with workdir_lock(Path({str(tmp_path)!r})):
                     print("locked", flush=True)
                     time.sleep(30)

@@ -120,7 +120,7 @@ def test_failed_phase_is_named_in_the_journal(tmp_path: Path) -> None:
 
 @pytest.mark.unit
 def test_second_pipeline_in_a_busy_workdir_fails_at_once(tmp_path: Path) -> None:
-    from mlflowctl.journal import workdir_lock
+    from mlflowctl.orchestrate.journal import workdir_lock
 
     first = _mlflowctl(
         tmp_path, "run", PROMPT, "--data", "sklearn:digits", "--phases", "design", "--workdir", "wd"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mlflowctl import train, workspace
+from mlflowctl.build import writer as workspace
+from mlflowctl.train import runner as train
 
 #: data set -> (prompt, source, metric, floor, higher is better)
 FLOORS = {
@@ -65,7 +66,7 @@ WALL_LIMIT_S = 180.0
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_recommended_approach_meets_the_quality_floor(name: str, tmp_path: Path) -> None:
-    architect = pytest.importorskip("mlflowctl.architect")
+    architect = pytest.importorskip("mlflowctl.design")
     prompt, source, metric, floor, higher = FLOORS[name]
     started = time.perf_counter()
     blueprint = architect.design(prompt, data=source)

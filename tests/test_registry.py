@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from mlflow_server import make_blueprint, make_project, mlflow_server, write_tracked_script
 
-from mlflowctl.blueprint import PromotionGate, RegistrySpec
-from mlflowctl.cli import main
+from mlflowctl.blueprint.model import PromotionGate, RegistrySpec
+from mlflowctl.blueprint.results import ModelVersion
+from mlflowctl.cli.app import main
 from mlflowctl.errors import GateFailedError, InvalidInputError, RegistryConflictError
-from mlflowctl.registry_ops import promote, register, rollback, validate_registry_spec
-from mlflowctl.registry_query import show, verify
-from mlflowctl.results import ModelVersion
-from mlflowctl.tracking import Tracker
-from mlflowctl.tracking_store import client
+from mlflowctl.mlops.registry import promote, register, rollback, validate_registry_spec
+from mlflowctl.mlops.registry_query import show, verify
+from mlflowctl.mlops.runs import Tracker
+from mlflowctl.mlops.store import client
 
 __all__ = ["mlflow_server"]  # the fixture, imported for pytest
 

@@ -15,11 +15,11 @@ import pytest
 import yaml
 from blueprints import make_blueprint
 
-from mlflowctl import codecheck, render
-from mlflowctl.blueprint import FAMILY_TEMPLATE_KIND, TemplateKind
+from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND, TemplateKind
+from mlflowctl.build import codecheck, render
 from mlflowctl.errors import BlueprintError, CodegenError
-from mlflowctl.policy import EngineerPolicy
 from mlflowctl.resources import templates_dir
+from mlflowctl.specs.policy import EngineerPolicy
 
 pytestmark = pytest.mark.unit
 

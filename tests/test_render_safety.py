@@ -11,10 +11,10 @@ import pytest
 import yaml
 from blueprints import FAMILY_DATASET, make_blueprint
 
-from mlflowctl import codecheck, render
-from mlflowctl.blueprint import FAMILY_TEMPLATE_KIND
+from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND
+from mlflowctl.build import codecheck, render
 from mlflowctl.errors import CodegenError
-from mlflowctl.policy import EngineerPolicy
+from mlflowctl.specs.policy import EngineerPolicy
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlflowctl.architect.requirements import prompt_hints, read_requirements
-from mlflowctl.blueprint import DataProfile
+from mlflowctl.blueprint.model import DataProfile
+from mlflowctl.design.requirements import prompt_hints, read_requirements
 from mlflowctl.errors import InvalidInputError
 
 pytestmark = pytest.mark.unit

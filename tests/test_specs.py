@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mlflowctl.errors import SpecError
-from mlflowctl.policy import ArchitectPolicy, EngineerPolicy, MlopsPolicy, OrchestratorPolicy
 from mlflowctl.resources import agents_dir
-from mlflowctl.specs import ROLES, list_agents, load_agent, load_spec
+from mlflowctl.specs.loader import ROLES, list_agents, load_agent, load_spec
+from mlflowctl.specs.policy import ArchitectPolicy, EngineerPolicy, MlopsPolicy, OrchestratorPolicy
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlflowctl.errors import EXIT_INVALID_INPUT, SpecError
-from mlflowctl.specs import load_spec
+from mlflowctl.specs.loader import load_spec
 
 pytestmark = pytest.mark.unit
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from mlflow_server import make_blueprint, make_project, mlflow_server, write_tracked_script
 
-from mlflowctl import tracking_store
-from mlflowctl.cli import main
+from mlflowctl.cli.app import main
 from mlflowctl.errors import InvalidInputError
-from mlflowctl.policy import MlopsPolicy
-from mlflowctl.tracking import Tracker, reap_stale_runs
-from mlflowctl.tracking_store import client, redact, resolve_tracking_uri
+from mlflowctl.mlops import store as tracking_store
+from mlflowctl.mlops.runs import Tracker, reap_stale_runs
+from mlflowctl.mlops.store import client, redact, resolve_tracking_uri
+from mlflowctl.specs.policy import MlopsPolicy
 
 __all__ = ["mlflow_server"]  # the fixture, imported for pytest
 
@@ -273,7 +273,7 @@ def test_canary_secrets_never_reach_store_artifacts_or_output(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     """I4/B25: a tracking password and API keys never land in the DB, artifacts or output."""
-    from mlflowctl.registry_ops import register
+    from mlflowctl.mlops.registry import register
 
     password, api_key = "pw-CANARY-7f3a9", "sk-CANARY-api-2b8c"
     monkeypatch.setenv("OPENAI_API_KEY", api_key)
@@ -306,7 +306,7 @@ def test_canary_secrets_never_reach_store_artifacts_or_output(
 
 
 def test_parent_run_nests_builds_and_closes_with_the_report(tmp_path: Path) -> None:
-    from mlflowctl.tracking import end_parent_run, start_parent_run
+    from mlflowctl.mlops.runs import end_parent_run, start_parent_run
 
     uri = _uri(tmp_path)
     bp = make_blueprint()

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from blueprints import make_blueprint
 
-from mlflowctl import train, workspace
+from mlflowctl.build import writer as workspace
+from mlflowctl.train import runner as train
 
 pytestmark = pytest.mark.unit
 

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from blueprints import make_blueprint
 
-from mlflowctl import train, workspace
+from mlflowctl.blueprint.results import RenderedProject
+from mlflowctl.build import writer as workspace
 from mlflowctl.errors import InterruptedRunError, TrainingError, WorkspaceError
-from mlflowctl.results import RenderedProject
+from mlflowctl.train import runner as train
 
 pytestmark = pytest.mark.fault
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from blueprints import make_blueprint
 
-from mlflowctl import render
+from mlflowctl.build import render
 
 EPOCHS = 8
 

@@ -9,7 +9,7 @@ import pytest
 from blueprints import make_blueprint
 from filelock import FileLock
 
-from mlflowctl import workspace
+from mlflowctl.build import writer as workspace
 from mlflowctl.errors import LockHeldError, WorkspaceError
 
 pytestmark = pytest.mark.unit

@@ -1,5 +1,5 @@
 """``python -m mlflowctl``."""
 
-from mlflowctl.cli import run
+from mlflowctl.cli.app import run
 
 run()

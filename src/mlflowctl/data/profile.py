@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from mlflowctl.data.loaded import load_ref
 
 if TYPE_CHECKING:
-    from mlflowctl.blueprint import DataProfile
+    from mlflowctl.blueprint.model import DataProfile
     from mlflowctl.data.sources import DataSourceRef
 
 _MAX_NAMES = 10_000
@@ -27,7 +27,7 @@ def profile(source: str | DataSourceRef, target: str | None = None) -> DataProfi
     """Profile ``source``; a table may be profiled without ``target`` (its task is then unknown)."""
     import numpy as np
 
-    from mlflowctl.blueprint import ClassCount, DataProfile
+    from mlflowctl.blueprint.model import ClassCount, DataProfile
 
     data = load_ref(source, target, require_target=False)
     class_counts: list[ClassCount] = []

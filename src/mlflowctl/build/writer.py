@@ -1,0 +1,168 @@
+"""Write a rendered project to its build folder, all or nothing.
+
+The files are rendered and checked in memory, written into a temporary sibling folder, and only
+then renamed into place: a failure at any point leaves no half-written build folder. An existing
+folder is replaced only with ``force``; a lock file beside the folder keeps two builds from
+writing the same folder at once (F18).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+from pathlib import Path
+
+from mlflowctl.build import codecheck
+
+from mlflowctl.build import render
+from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND, Blueprint
+from mlflowctl.errors import LockHeldError, WorkspaceError
+from mlflowctl.specs.policy import EngineerPolicy
+from mlflowctl.blueprint.results import RenderedProject
+
+_BUILTIN_PREFIXES = ("sklearn:", "statsmodels:")
+
+
+def engineer_policy() -> EngineerPolicy:
+    """The ml-engineer spec's policy block when the spec loader is available, else defaults."""
+    try:
+        specs = importlib.import_module("mlflowctl.specs.loader")
+    except ImportError:
+        return EngineerPolicy()
+    policy = specs.load_agent("ml-engineer").policy
+    return policy if isinstance(policy, EngineerPolicy) else EngineerPolicy()
+
+
+def default_out(blueprint: Blueprint, approach: str | None = None) -> Path:
+    return (
+        Path("builds") / f"{blueprint.provenance.blueprint_id}-{blueprint.approach(approach).name}"
+    )
+
+
+def _absolute_source(source: str) -> str:
+    """File sources become absolute paths, so the project runs from its own folder."""
+    if source.startswith(_BUILTIN_PREFIXES):
+        return source
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise WorkspaceError(
+            "data file not found",
+            hint="pass --data with an existing CSV, Parquet or NPZ file, or a built-in source",
+            location=source,
+        )
+    return str(path.resolve())
+
+
+def lock_path(out: Path) -> Path:
+    return out.parent / f".{out.name}.lock"
+
+
+def build(
+    blueprint: Blueprint,
+    *,
+    approach: str | None = None,
+    out: str | Path,
+    data: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    policy: EngineerPolicy | None = None,
+) -> RenderedProject:
+    """Render, check and (unless ``dry_run``) write the project for one approach."""
+    policy = policy or engineer_policy()
+    root = Path(out).absolute()
+    source = _absolute_source(render.data_source(blueprint, data))
+    ctx = render.context(blueprint, approach, data=source, policy=policy)
+    files = render.render_files(ctx)
+    reference = render.render_files(render.placeholder_context(ctx))
+    codecheck.check_project(files, reference, policy.import_allowlist)
+    project = RenderedProject(
+        root=root,
+        blueprint_id=ctx.blueprint_id,
+        approach=ctx.approach,
+        template_kind=ctx.template_kind,
+        files=files,
+    )
+    if dry_run:
+        return project
+    if root.exists() and not force:
+        raise WorkspaceError(
+            "build folder already exists",
+            hint="pass --force to replace it, --resume to continue its training, or --out DIR",
+            location=str(root),
+        )
+    _write_locked(root, files)
+    return project
+
+
+def _write_locked(root: Path, files: dict[str, str]) -> None:
+    from filelock import FileLock, Timeout
+
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot create the build folder: {exc}", location=str(root)) from None
+    lock = FileLock(str(lock_path(root)), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockHeldError(
+            "another mlflowctl build is writing this folder",
+            hint="wait for it to finish or choose another --out",
+            location=str(root),
+        ) from None
+    try:
+        _swap_in(root, files)
+    finally:
+        lock.release()
+
+
+def _swap_in(root: Path, files: dict[str, str]) -> None:
+    """Write into ``.<name>.tmp-<pid>``, then rename; the old folder goes once it is replaced."""
+    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
+    old = root.parent / f".{root.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for rel, text in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        (tmp / "checkpoints").mkdir()
+        (tmp / "outputs").mkdir()
+        if root.exists():
+            root.rename(old)
+        tmp.rename(root)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not root.exists():
+            old.rename(root)
+        raise WorkspaceError(f"cannot write the build folder: {exc}", location=str(root)) from None
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def open_project(root: str | Path) -> RenderedProject:
+    """An already written build folder (for ``--resume`` or ``--no-train`` followed by train)."""
+    import yaml
+
+    path = Path(root).absolute()
+    config = path / "config.yaml"
+    if not config.is_file():
+        raise WorkspaceError(
+            "not a build folder (no config.yaml)",
+            hint="build it first with `mlflowctl build BLUEPRINT`",
+            location=str(path),
+        )
+    cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
+    files = {
+        str(p.relative_to(path)): p.read_text(encoding="utf-8")
+        for p in sorted(path.iterdir())
+        if p.is_file() and p.suffix in (".py", ".yaml", ".md", ".txt")
+    }
+    family = cfg["model"]["family"]
+    return RenderedProject(
+        root=path,
+        blueprint_id=cfg["project"]["blueprint_id"],
+        approach=cfg["project"]["approach"],
+        template_kind=FAMILY_TEMPLATE_KIND[family],
+        files=files,
+    )

@@ -1,0 +1,146 @@
+"""The mlflowctl command line: parse arguments, call one function, print through ``console``.
+
+This is the only place where errors become exit codes. Command modules under ``commands/`` must
+stay cheap to import (typer, stdlib and light mlflowctl modules only): ``mlflowctl --help`` imports
+all of them, and must import none of torch, lightning, mlflow, sklearn, pandas or scipy.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated, Any
+
+import click
+import typer
+
+from mlflowctl import __version__, console
+from mlflowctl.cli import agents as agents_cmd
+from mlflowctl.cli import build as build_cmd
+from mlflowctl.cli import design as design_cmd
+from mlflowctl.cli import doctor as doctor_cmd
+from mlflowctl.cli import registry as registry_cmd
+from mlflowctl.cli import run as run_cmd
+from mlflowctl.errors import EXIT_INTERNAL, EXIT_SIGINT, MlflowctlError
+
+# Recent typer vendors its own click (``typer._click``); catch usage errors from either copy.
+_typer_click_error: Any = getattr(
+    getattr(getattr(typer, "_click", None), "exceptions", None), "ClickException", None
+)
+_CLICK_EXIT: tuple[type[BaseException], ...] = (click.exceptions.Exit, typer.Exit)
+_CLICK_ERROR: tuple[type[BaseException], ...] = tuple(
+    c for c in (click.ClickException, _typer_click_error) if c is not None
+)
+_CLICK_ABORT: tuple[type[BaseException], ...] = (
+    click.exceptions.Abort,
+    typer.Abort,
+    KeyboardInterrupt,
+)
+
+app = typer.Typer(
+    name="mlflowctl",
+    help=(
+        "Turn an ML requirement in plain language into a designed, trained, tracked and "
+        "registered model."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.result(f"mlflowctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+    agents_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--agents",
+            envvar="MLFLOWCTL_AGENTS_DIR",
+            help="Folder of agent specs that override the built-in ones by name.",
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    """mlflowctl: requirement -> blueprint -> Lightning project -> MLflow registry."""
+    if agents_dir:
+        os.environ["MLFLOWCTL_AGENTS_DIR"] = agents_dir
+
+
+app.add_typer(agents_cmd.app, name="agents", help="Inspect and validate agent spec files.")
+app.add_typer(
+    registry_cmd.app,
+    name="registry",
+    help="The MLflow model registry: list, promote, rollback, verify.",
+)
+app.add_typer(design_cmd.schema_app, name="schema", help="Print JSON Schemas of mlflowctl's files.")
+app.command("design")(design_cmd.design)
+app.command("build")(build_cmd.build)
+app.command("run")(run_cmd.run)
+app.command("doctor")(doctor_cmd.doctor)
+
+
+def _wants_json(argv: list[str]) -> bool:
+    return "--json" in argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
+    saved_agents_dir = os.environ.get("MLFLOWCTL_AGENTS_DIR")
+    try:
+        return _dispatch(command, args)
+    finally:  # --agents sets the variable for this command only (matters when embedded/tested)
+        if saved_agents_dir is None:
+            os.environ.pop("MLFLOWCTL_AGENTS_DIR", None)
+        else:
+            os.environ["MLFLOWCTL_AGENTS_DIR"] = saved_agents_dir
+
+
+def _dispatch(command: Any, args: list[str]) -> int:
+    try:
+        rv = command.main(args=args, prog_name="mlflowctl", standalone_mode=False)
+    except MlflowctlError as exc:
+        if _wants_json(args):
+            console.print_json(exc.to_dict())
+        console.error(exc.line(), exc.hint)
+        return exc.exit_code
+    except _CLICK_EXIT as exc:
+        return int(getattr(exc, "exit_code", 0))
+    except _CLICK_ERROR as exc:
+        exc.show()  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
+    except _CLICK_ABORT:
+        console.error("interrupted")
+        return EXIT_SIGINT
+    except Exception:  # a bug: say so, with the traceback
+        traceback.print_exc()
+        console.error(
+            "internal error: this is a bug in mlflowctl",
+            "please report it with the traceback above",
+        )
+        return EXIT_INTERNAL
+    return int(rv) if isinstance(rv, int) else 0
+
+
+def run() -> None:
+    """Console-script wrapper."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

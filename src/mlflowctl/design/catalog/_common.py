@@ -1,0 +1,57 @@
+"""Shared pieces of the catalog: the I/O a family is sized for, and the result of sizing it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlflowctl.blueprint.model import LayerSpec
+
+
+@dataclass(frozen=True)
+class IO:
+    """What one sample looks like going in and coming out, as the formulas need it.
+
+    ``shape`` follows ``InputSpec.shape``: ``[n_features]`` (tabular), ``[C, H, W]`` (image) or
+    ``[lookback, n_features]`` (sequence).
+    """
+
+    shape: tuple[int, ...]
+    output_dim: int
+
+    @property
+    def flat(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def steps(self) -> int:
+        """Time steps of a sequence sample (1 for non-sequences)."""
+        return self.shape[0] if len(self.shape) == 2 else 1
+
+    @property
+    def channels(self) -> int:
+        """Features per time step of a sequence, channels of an image."""
+        return self.shape[-1] if len(self.shape) == 2 else self.shape[0]
+
+
+def row(name: str, kind: str, shape: str, params: int) -> LayerSpec:
+    """A layer-table row; unvalidated here (sizing builds thousands), the Blueprint checks it."""
+    return LayerSpec.model_construct(name=name, kind=kind, shape=shape, params=params)
+
+
+def linear(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+def widths(low: int, high: int) -> list[int]:
+    """Sizes to search: every integer up to 128, then steps of 4 to 512, then steps of 16.
+
+    Counts grow with the square of a width, so the grid must be finest where a step of one is
+    still a large relative change.
+    """
+    out = list(range(low, min(high, 128) + 1))
+    out += range(max(low, 132), min(high, 512) + 1, 4)
+    out += range(max(low, 528), high + 1, 16)
+    return out

@@ -1,0 +1,319 @@
+"""Prompt -> Requirements: plain regexes and keyword tables, no heavy imports.
+
+The prompt is read once into ``Hints`` (what the words say); ``read_requirements`` then lets the
+data profile overrule the words where they disagree (the data is what will be trained on), and
+``reading_notes`` says where it did, for the blueprint's uncertainty factors.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from mlflowctl.blueprint.model import Constraints, DataProfile, Requirements
+from mlflowctl.errors import InvalidInputError
+
+_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "fifteen": 15, "twenty": 20, "thirty": 30, "sixty": 60, "hundred": 100,
+}  # fmt: skip
+_NUM = r"(\d[\d,]*(?:\.\d+)?|" + "|".join(_WORDS) + r")"
+#: length of one unit (or one step of a data frequency) in days
+_UNIT_DAYS = {
+    "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 365.25 / 12,
+    "quarter": 365.25 / 4, "year": 365.25,
+}  # fmt: skip
+_FREQ_UNIT = {"T": "minute", "MIN": "minute", "H": "hour", "D": "day", "B": "day", "W": "week",
+              "M": "month", "MS": "month", "Q": "quarter", "QS": "quarter", "A": "year",
+              "AS": "year", "Y": "year", "YS": "year"}  # fmt: skip
+_ADVERB_UNIT = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month",
+                "quarterly": "quarter", "yearly": "year", "annual": "year",
+                "annually": "year"}  # fmt: skip
+
+_ARCH = [
+    ("lstm", r"\blstms?\b|long short[- ]term memory"),
+    ("gru", r"\bgrus?\b|gated recurrent"),
+    ("tcn", r"\btcns?\b|temporal conv"),
+    ("transformer", r"transformer|self[- ]attention|\battention\b"),
+    ("cnn", r"\bcnns?\b|convnet|convolutional|\bresnet"),
+    ("mlp", r"\bmlps?\b|multi[- ]?layer perceptron|feed[- ]?forward|fully[- ]connected"),
+]
+_TASK = [
+    ("forecasting", r"forecast|ahead\b|time[- ]series|trajector|horizon|future|next \d+|"
+                    r"stock|prices? over time|predict the next"),
+    ("classification", r"classif|tell .* apart|\bwhether\b|\bdetect|recogni[sz]|identify|"
+                       r"malignant|benign|categor|\bwhich (class|kind|type)|label|\bspam\b"),
+    ("regression", r"regress|progression|estimate|how much|how many|\bamount\b|continuous|"
+                   r"predict (the )?(price|value|score|yield|demand|age|cost)"),
+]  # fmt: skip
+_MODALITY = [
+    ("image", r"image|photo|picture|pixel|grayscale|greyscale|\brgb\b|handwritten|mnist|"
+              r"imagenet|\d+\s*x\s*\d+\b|cifar|x-?ray|scan"),
+    ("text", r"\btext|sentence|document|review|tweet|token|language model|\bnlp\b|sentiment"),
+    ("sequence", r"time[- ]series|forecast|sequence|series|trajector|sensor|signal|stock|"
+                 r"\b(hourly|daily|weekly|monthly|quarterly|yearly|annual)\b|ahead\b"),
+    ("tabular", r"tabular|table|\bcsv\b|column|measurement|feature|spreadsheet|record"),
+]  # fmt: skip
+
+
+@dataclass
+class Hints:
+    """What the prompt's words say, before any data is looked at."""
+
+    task: str | None = None
+    modality: str | None = None
+    horizon: tuple[float, str | None] | None = None  # (count, unit or None for "steps")
+    frequency_unit: str | None = None
+    n_classes: int | None = None
+    image_shape: tuple[int, int, int] | None = None
+    n_features: int | None = None
+    constraints: Constraints = field(default_factory=Constraints)
+
+
+def _number(text: str) -> float:
+    text = text.lower().replace(",", "")
+    return float(_WORDS[text]) if text in _WORDS else float(text)
+
+
+def _budget(low: str) -> tuple[int, str] | None:
+    scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
+    m = re.search(
+        _NUM + r"\s*(k|m|b|thousand|million|billion)?\s*-?\s*param", low, flags=re.IGNORECASE
+    )
+    if not m:
+        return None
+    value = min(_number(m.group(1)) * scale.get((m.group(2) or "").lower(), 1), 1e11)
+    before = low[max(0, m.start() - 40) : m.start()]
+    cap = re.search(
+        r"under|below|less than|fewer than|at most|no more than|max|up to|within|<", before
+    )
+    return max(1, round(value)), "max" if cap else "target"
+
+
+def _horizon(low: str) -> tuple[float, str | None] | None:
+    unit = r"(minute|hour|day|week|month|quarter|year|step|period)s?"
+    for pat in (
+        _NUM + r"[- ]" + unit + r"\b[^.;]{0,20}?\b(ahead|out|forward|horizon|trajector|forecast)",
+        r"(?:next|horizon of|for the next)\s+" + _NUM + r"\s+" + unit,
+        _NUM + r"[- ]" + unit + r"[- ](?:ahead|horizon|trajectory|forecast)",
+    ):
+        m = re.search(pat, low)
+        if m:
+            u = m.group(2)
+            return _number(m.group(1)), None if u in ("step", "period") else u
+    m = re.search(r"\b(a|one|next)\s+(minute|hour|day|week|month|quarter|year)\s+ahead", low)
+    if m:
+        return 1.0, m.group(2)
+    return None
+
+
+def _constraints(low: str) -> Constraints:
+    c = Constraints()
+    budget = _budget(low)
+    if budget:
+        c.param_budget, c.param_budget_kind = budget[0], budget[1]  # type: ignore[assignment]
+    lat = re.search(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)\b", low)
+    if lat and re.search(r"latency|inference|respond|predict|under|below|within", low):
+        value = float(lat.group(1)) * (1 if lat.group(2).startswith("m") else 1000)
+        c.latency_ms = value if 0 < value <= 3_600_000 else None
+        c.latency_device = "gpu" if re.search(r"on (a|the) gpu", low) else "cpu"
+    mem = re.search(r"(\d+(?:\.\d+)?)\s*(gb|gib)\b", low)
+    if mem and 0 < float(mem.group(1)) <= 100_000:
+        c.memory_gb = float(mem.group(1))
+    if re.search(r"multi[- ]?gpu|multiple gpus|\b\d+\s*(x\s*)?gpus|\b(two|four|eight) gpus", low):
+        c.hardware = "multi_gpu"
+    elif re.search(r"\bgpus?\b|\bcuda\b|\bh100|\ba100", low):
+        c.hardware = "gpu"
+    elif re.search(r"\bon (a|the) cpu\b|cpu[- ]only", low):
+        c.hardware = "cpu"
+    c.tbptt = bool(re.search(r"tbptt|truncated (bptt|back[- ]?prop)", low))
+    c.distributed = bool(
+        re.search(
+            r"distributed|multi[- ]?gpu|multiple gpus|\bddp\b|\bfsdp\b|deepspeed|"
+            r"data[- ]parallel|multi[- ]node",
+            low,
+        )
+    )
+    c.hyperparameter_search = bool(
+        re.search(
+            r"hyper[- ]?param\w*\s+(search|optimi[sz]\w*|tuning|sweep)|\bhpo\b|optuna|"
+            r"(grid|random|bayesian) search|tune (the )?hyper",
+            low,
+        )
+    )
+    c.memory_based = bool(re.search(r"memory[- ](based|augmented|tokens?)|with memory", low))
+    c.named_architectures = [f for f, pat in _ARCH if re.search(pat, low)]  # type: ignore[misc]
+    return c
+
+
+def prompt_hints(prompt: str) -> Hints:
+    low = " ".join(prompt.lower().split())
+    h = Hints(constraints=_constraints(low))
+    h.task = next((t for t, pat in _TASK if re.search(pat, low)), None)
+    h.modality = next((m for m, pat in _MODALITY if re.search(pat, low)), None)
+    h.horizon = _horizon(low)
+    h.frequency_unit = next(
+        (u for w, u in _ADVERB_UNIT.items() if re.search(rf"\b{w}\b", low)), None
+    )
+    if h.horizon and h.task is None:
+        h.task = "forecasting"
+    size = re.search(r"\b(\d{1,4})\s*x\s*(\d{1,4})\b", low)
+    if size or h.modality == "image":
+        side_h, side_w = (int(size.group(1)), int(size.group(2))) if size else (28, 28)
+        if "imagenet" in low and not size:
+            side_h = side_w = 224
+        rgb = re.search(r"\brgb\b|colou?r|imagenet|photo|cifar", low) and "grayscale" not in low
+        h.image_shape = (3 if rgb else 1, side_h, side_w)
+    classes = re.search(_NUM + r"\s+(?:\w+\s+)?(classes|categories|cultivars|species|types|kinds|"
+                        r"labels|digits)", low)  # fmt: skip
+    if classes:
+        h.n_classes = int(_number(classes.group(1)))
+    elif "imagenet" in low:
+        h.n_classes = 1000
+    elif "digit" in low:
+        h.n_classes = 10
+    elif re.search(r"\bwhether\b|\bor not\b|malignant or benign|binary|yes or no|churn|fraud", low):
+        h.n_classes = 2
+    feats = re.search(r"(\d+)\s+(?:\w+\s+)?(features|measurements|columns|variables|inputs)", low)
+    if feats:
+        h.n_features = int(feats.group(1))
+    if h.modality is None and h.task == "forecasting":
+        h.modality = "sequence"
+    return h
+
+
+#: what the catalog and the Blueprint's bounds can hold
+LIMITS = {"horizon": 10_000, "n_classes": 100_000, "n_features": 1_000_000, "image_side": 4096}
+
+
+def _check_limits(hints: Hints) -> None:
+    """Numbers in the prompt beyond what a blueprint can hold: one clear error, not a crash."""
+    found = {
+        "horizon": round(hints.horizon[0]) if hints.horizon else None,
+        "n_classes": hints.n_classes,
+        "n_features": hints.n_features,
+        "image_side": max(hints.image_shape[1:]) if hints.image_shape else None,
+    }
+    for key, value in found.items():
+        if value is not None and not 1 <= value <= LIMITS[key]:
+            raise InvalidInputError(
+                f"the prompt asks for {key.replace('_', ' ')} {value:,}; "
+                f"mlflowctl designs for 1 to {LIMITS[key]:,}",
+                hint="restate the requirement with a size in that range",
+                location="PROMPT",
+            )
+
+
+def frequency_unit(profile: DataProfile | None, hints: Hints) -> str | None:
+    """The length of one step: the data's frequency when known, else the prompt's adverb."""
+    if profile is not None and profile.frequency:
+        code = re.match(r"[A-Za-z]+", profile.frequency)
+        letters = code.group(0).upper() if code else ""
+        for key in (letters, letters[:1]):
+            if key in _FREQ_UNIT:
+                return _FREQ_UNIT[key]
+    return hints.frequency_unit
+
+
+def horizon_steps(hints: Hints, unit_of_step: str | None) -> int | None:
+    if hints.horizon is None:
+        return None
+    count, unit = hints.horizon
+    if unit is None or unit_of_step is None or unit == unit_of_step:
+        return max(1, round(count))
+    return max(1, round(count * _UNIT_DAYS[unit] / _UNIT_DAYS[unit_of_step]))
+
+
+_DEFAULT_HORIZON = {"hour": 24, "day": 30, "week": 13, "month": 12, "quarter": 4, "year": 5}
+
+
+def _task_modality(hints: Hints, profile: DataProfile | None) -> tuple[str, str]:
+    task, modality = hints.task, hints.modality
+    c = hints.constraints
+    named = set(c.named_architectures)
+    if modality is None:
+        if named & {"lstm", "gru", "tcn", "transformer"} or c.tbptt or c.memory_based:
+            modality = "sequence"
+        elif "cnn" in named:
+            modality = "image"
+        elif c.param_budget and c.param_budget >= 1_000_000:
+            modality = "sequence"  # a model of millions of parameters: a sequence transformer
+    if profile is not None:
+        modality = {"tabular": "tabular", "image": "image", "series": "sequence"}[profile.kind]
+        if profile.kind == "series":
+            task = "forecasting"
+        elif profile.n_classes is not None:
+            task = "classification"
+        elif profile.target_dtype and profile.kind == "tabular":
+            task = "regression"
+    modality = modality or "tabular"
+    if task is None or (task == "forecasting" and modality in ("tabular", "image")):
+        task = {"sequence": "forecasting", "image": "classification"}.get(
+            modality, "classification"
+        )
+    return task, modality
+
+
+def read_requirements(
+    prompt: str,
+    profile: DataProfile | None = None,
+    *,
+    data: str | None = None,
+    target: str | None = None,
+) -> Requirements:
+    """What the user asked for; where the data says otherwise the data wins."""
+    text = prompt.strip()
+    if not text:
+        raise InvalidInputError(
+            "the prompt is empty",
+            hint='describe the task, e.g. mlflowctl design "classify handwritten digits"',
+            location="PROMPT",
+        )
+    if len(text) > 4000:
+        raise InvalidInputError(
+            f"the prompt is {len(text)} characters long; the limit is 4000",
+            hint="shorten the requirement to its essentials",
+            location="PROMPT",
+        )
+    hints = prompt_hints(text)
+    _check_limits(hints)
+    task, modality = _task_modality(hints, profile)
+    c = hints.constraints.model_copy()
+    if task == "forecasting":
+        unit = frequency_unit(profile, hints)
+        c.horizon = horizon_steps(hints, unit) or _DEFAULT_HORIZON.get(unit or "", 12)
+    else:
+        c.horizon = None
+        c.tbptt = c.tbptt and modality == "sequence"
+    first = text.splitlines()[0]
+    return Requirements(
+        task=task,
+        modality=modality,
+        data_source=profile.source if profile is not None else data,
+        target=(profile.target if profile is not None else None) or target,
+        constraints=c,
+        summary=first[:197] + "..." if len(first) > 200 else first,
+    )
+
+
+def reading_notes(prompt: str, req: Requirements, profile: DataProfile | None) -> list[str]:
+    """Where the requirements rest on a guess or on the data overruling the prompt."""
+    hints = prompt_hints(prompt)
+    notes = []
+    if hints.modality and hints.modality != req.modality:
+        notes.append(
+            f"the prompt suggests {hints.modality} data but the data is {req.modality}; "
+            f"designed for {req.modality}"
+        )
+    if hints.task and hints.task != req.task:
+        notes.append(
+            f"the prompt suggests {hints.task} but the data fits {req.task}; used {req.task}"
+        )
+    if hints.task is None:
+        notes.append(f"the prompt names no task; assumed {req.task} on {req.modality} data")
+    if req.task == "forecasting" and hints.horizon is None:
+        notes.append(f"no forecast horizon stated; assumed {req.constraints.horizon} steps")
+    if profile is None:
+        notes.append("no data given: input and output sizes are assumptions until build --data")
+    return notes

@@ -1,0 +1,379 @@
+"""The model registry: idempotent registration, gated and serialized promotion, integrity.
+
+Invariants kept here (reliability plan I2, I3): one version per run (looked up by ``run_id``
+before creating, so a lost ack or a rerun never makes a second one); ``@champion`` only ever
+points at a version whose tags record ``previous_champion``, ``promoted_at``,
+``promoted_by_build`` and ``promotion_reason`` (tags are written before the alias moves);
+``@challenger`` never equals ``@champion``; rollback moves an alias and never deletes a version.
+Alias changes happen under a file lock and are re-read afterwards (post-write verification).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from mlflowctl.blueprint.model import PromotionGate, RegistrySpec
+from mlflowctl.blueprint.results import ModelVersion, TrainingRun
+from mlflowctl.errors import (
+    GateFailedError,
+    InvalidInputError,
+    RegistryConflictError,
+    TrainingError,
+)
+from mlflowctl.mlops.store import client, store_lock
+
+TAG_BUILD = "mlflowctl.build_id"
+TAG_RUN = "run_id"
+TAG_SHA = "weights_sha256"
+TAG_PREV = "previous_champion"
+TAG_GATE = "mlflowctl.gate"
+TAG_ALIASES = "mlflowctl.aliases"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def validate_registry_spec(registry: RegistrySpec) -> None:
+    """MLflow's own name and alias rules, checked before any run starts (B23)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import (
+        _validate_model_alias_name,
+        _validate_model_alias_name_reserved,
+        _validate_model_name,
+    )
+
+    checks = [("model_name", registry.model_name, [_validate_model_name])]
+    for field in ("challenger_alias", "champion_alias"):
+        checks.append(
+            (
+                field,
+                getattr(registry, field),
+                [_validate_model_alias_name, _validate_model_alias_name_reserved],
+            )
+        )
+    for field, value, validators in checks:
+        for validate in validators:
+            try:
+                validate(value)
+            except MlflowException as exc:
+                raise InvalidInputError(
+                    f"{value!r} is not allowed by MLflow: {exc.message}",
+                    hint="pick a name of letters, digits, '-', '_' and '.'",
+                    location=f"infrastructure.registry.{field}",
+                ) from None
+
+
+def _metric_tag(metric: str) -> str:
+    return f"metric.{metric}"
+
+
+def _version(c: Any, name: str, version: int | str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return c.get_model_version(name, str(version))
+    except MlflowException:
+        return None
+
+
+def _alias_version(c: Any, name: str, alias: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return c.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _find_by_run(c: Any, name: str, run_id: str) -> Any:
+    found = c.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return min(found, key=lambda mv: int(mv.version)) if found else None
+
+
+def _ensure_registered_model(c: Any, registry: RegistrySpec) -> None:
+    from mlflow.exceptions import MlflowException
+
+    tags = {
+        TAG_GATE: registry.gate.model_dump_json(),
+        TAG_ALIASES: json.dumps([registry.challenger_alias, registry.champion_alias]),
+    }
+    try:
+        c.create_registered_model(registry.model_name, tags=tags)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        for k, v in tags.items():
+            c.set_registered_model_tag(registry.model_name, k, v)
+
+
+def _create_once(c: Any, name: str, run_id: str, model_uri: str, tags: dict[str, str]) -> Any:
+    """Create the run's version unless it exists; a lost ack is absorbed by the re-lookup (F11)."""
+    last: Exception | None = None
+    for _ in range(3):
+        existing = _find_by_run(c, name, run_id)
+        if existing is not None:
+            return existing
+        try:
+            return c.create_model_version(
+                name, source=model_uri, run_id=run_id, tags=tags,
+                model_id=model_uri.rsplit("/", 1)[-1],
+            )  # fmt: skip
+        except Exception as exc:  # network or collision: look up again before retrying
+            last = exc
+    existing = _find_by_run(c, name, run_id)
+    if existing is None and last is not None:
+        raise last
+    return existing
+
+
+def _gate_decision(
+    gate: PromotionGate, value: float | None, champion: float | None
+) -> tuple[bool, str]:
+    if value is None:
+        return False, f"challenger has no {gate.metric} metric"
+    sign = 1.0 if gate.direction == "maximize" else -1.0
+    if gate.threshold is not None and sign * (value - gate.threshold) < 0:
+        return False, f"{gate.metric}={value:.6g} misses the threshold {gate.threshold:.6g}"
+    if champion is None:
+        return True, f"first version to pass the gate ({gate.metric}={value:.6g})"
+    gain = value - champion if gate.direction == "maximize" else champion - value
+    if gain <= 0 or gain < gate.min_improvement:
+        return False, (
+            f"{gate.metric}={value:.6g} does not beat the champion's {champion:.6g} "
+            f"by {gate.min_improvement:.6g} ({gate.direction})"
+        )
+    return True, f"{gate.metric}={value:.6g} beats the champion's {champion:.6g}"
+
+
+def _metric_of(c: Any, mv: Any, metric: str) -> float | None:
+    tag = mv.tags.get(_metric_tag(metric))
+    if tag is not None:
+        return float(tag)
+    if mv.run_id:
+        value = c.get_run(mv.run_id).data.metrics.get(metric)
+        return None if value is None else float(value)
+    return None
+
+
+def _model(c: Any, name: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return c.get_registered_model(name)
+    except MlflowException:
+        raise InvalidInputError(
+            f"no registered model named {name!r}",
+            hint="see `mlflowctl registry list`",
+            location="NAME",
+        ) from None
+
+
+def _aliases_of(c: Any, name: str) -> tuple[str, str]:
+    raw = _model(c, name).tags.get(TAG_ALIASES)
+    challenger, champion = json.loads(raw) if raw else ("challenger", "champion")
+    return str(challenger), str(champion)
+
+
+def _promote_locked(
+    c: Any, name: str, mv: Any, reason: str, build_id: str, challenger: str, champion: str
+) -> ModelVersion:
+    """Tags first, then the alias, then re-read it: a champion always carries its audit tags."""
+    current = _alias_version(c, name, champion)
+    previous = current.version if current is not None else ""
+    if current is not None and int(current.version) == int(mv.version):
+        return _to_result(c, name, mv.version, True, "already the champion")
+    for key, value in {
+        TAG_PREV: str(previous),
+        "promoted_at": _now(),
+        "promoted_by_build": build_id,
+        "promotion_reason": reason[:5000],
+    }.items():
+        c.set_model_version_tag(name, mv.version, key, value)
+    c.set_registered_model_alias(name, champion, mv.version)
+    holder = _alias_version(c, name, challenger)
+    if holder is not None and int(holder.version) == int(mv.version):
+        c.delete_registered_model_alias(name, challenger)
+    check = _alias_version(c, name, champion)
+    if check is None or int(check.version) != int(mv.version):
+        raise RegistryConflictError(
+            f"@{champion} of {name} moved to another version while promoting v{mv.version}",
+            hint="another process promoted at the same time; inspect `mlflowctl registry show`",
+            location=name,
+        )
+    return _to_result(c, name, mv.version, True, reason, previous=previous)
+
+
+def _to_result(
+    c: Any, name: str, version: Any, promoted: bool, reason: str, previous: Any = None
+) -> ModelVersion:
+    mv = c.get_model_version(name, str(version))
+    prev = previous if previous is not None else mv.tags.get(TAG_PREV)
+    return ModelVersion(
+        name=name,
+        version=int(mv.version),
+        run_id=str(mv.run_id or ""),
+        aliases=tuple(sorted(mv.aliases)),
+        promoted=promoted,
+        reason=reason,
+        weights_sha256=mv.tags.get(TAG_SHA),
+        previous_champion=int(prev) if prev not in (None, "") else None,
+    )
+
+
+def register_challenger(
+    tracking_uri: str,
+    run_id: str,
+    training_run: TrainingRun,
+    registry: RegistrySpec,
+    *,
+    build_id: str,
+) -> ModelVersion:
+    """Register the run's model once (idempotent, F11/F12) and mark it ``@challenger``."""
+    validate_registry_spec(registry)
+    if training_run.status != "finished":
+        raise TrainingError(
+            f"training {training_run.status} ({training_run.failure or 'no detail'}): "
+            "nothing registered",
+            hint="fix the failure and build again",
+            location=str(training_run.project.root),
+        )
+    c = client(tracking_uri)
+    name = registry.model_name
+    run = c.get_run(run_id)
+    model_uri = training_run.extra.get("model_uri") or run.data.tags.get("mlflowctl.model_uri")
+    if not model_uri:
+        raise RegistryConflictError(
+            f"run {run_id} has no logged model", hint="log it with Tracker.log_training first"
+        )
+    sha = training_run.weights_sha256 or run.data.tags.get("mlflowctl.weights_sha256", "")
+    value = training_run.metrics.get(registry.gate.metric)
+    tags = {TAG_BUILD: build_id, TAG_RUN: run_id, TAG_SHA: sha}
+    if value is not None:
+        tags[_metric_tag(registry.gate.metric)] = repr(float(value))
+    _ensure_registered_model(c, registry)
+    mv = _create_once(c, name, run_id, model_uri, tags)
+    with store_lock(tracking_uri):
+        champ = _alias_version(c, name, registry.champion_alias)
+        if champ is not None and int(champ.version) == int(mv.version):
+            return _to_result(c, name, mv.version, True, "already the champion")
+        c.set_registered_model_alias(name, registry.challenger_alias, mv.version)
+        return _to_result(c, name, mv.version, False, f"registered as @{registry.challenger_alias}")
+
+
+def apply_gate(
+    tracking_uri: str, registry: RegistrySpec, version: int, *, build_id: str
+) -> ModelVersion:
+    """The blueprint's gate against the current ``@champion`` decides promotion (serialized)."""
+    c = client(tracking_uri)
+    name, gate = registry.model_name, registry.gate
+    with store_lock(tracking_uri):
+        mv = _require_version(c, name, version)
+        champ = _alias_version(c, name, registry.champion_alias)
+        if champ is not None and int(champ.version) == int(mv.version):
+            return _to_result(c, name, mv.version, True, "already the champion")
+        champ_value = None if champ is None else _metric_of(c, champ, gate.metric)
+        ok, reason = _gate_decision(gate, _metric_of(c, mv, gate.metric), champ_value)
+        if not ok:
+            c.set_model_version_tag(name, mv.version, "gate_result", reason[:5000])
+            return _to_result(c, name, mv.version, False, reason)
+        return _promote_locked(
+            c, name, mv, reason, build_id, registry.challenger_alias, registry.champion_alias
+        )
+
+
+def register(
+    tracking_uri: str,
+    run_id: str,
+    training_run: TrainingRun,
+    registry: RegistrySpec,
+    *,
+    build_id: str,
+) -> ModelVersion:
+    """``register_challenger`` then ``apply_gate``: what one build does after training."""
+    mv = register_challenger(tracking_uri, run_id, training_run, registry, build_id=build_id)
+    if mv.promoted:
+        return mv
+    return apply_gate(tracking_uri, registry, mv.version, build_id=build_id)
+
+
+def promote(tracking_uri: str, name: str, version: int, *, force: bool = False) -> ModelVersion:
+    """Move ``@champion`` to VERSION; the stored gate applies unless ``force``."""
+    c = client(tracking_uri)
+    with store_lock(tracking_uri):
+        challenger, champion = _aliases_of(c, name)
+        mv = _require_version(c, name, version)
+        reason = "forced by `mlflowctl registry promote --force`"
+        if not force:
+            raw = _model(c, name).tags.get(TAG_GATE)
+            if raw:
+                gate = PromotionGate.model_validate_json(raw)
+                champ = _alias_version(c, name, champion)
+                champ_value = None
+                if champ is not None and int(champ.version) != int(mv.version):
+                    champ_value = _metric_of(c, champ, gate.metric)
+                ok, reason = _gate_decision(gate, _metric_of(c, mv, gate.metric), champ_value)
+                if not ok:
+                    raise GateFailedError(
+                        f"v{version} of {name} not promoted: {reason}",
+                        hint="use --force to promote anyway",
+                        location=name,
+                    )
+            else:
+                reason = "promoted by hand (no gate recorded)"
+        return _promote_locked(c, name, mv, reason, "manual", challenger, champion)
+
+
+def _require_version(c: Any, name: str, version: int | str) -> Any:
+    mv = _version(c, name, version)
+    if mv is None:
+        raise RegistryConflictError(
+            f"{name} has no version {version}",
+            hint=f"see `mlflowctl registry show {name}`",
+            location=name,
+        )
+    return mv
+
+
+def rollback(tracking_uri: str, name: str) -> ModelVersion:
+    """``@champion`` back to the version its ``previous_champion`` tag names (F17)."""
+    c = client(tracking_uri)
+    with store_lock(tracking_uri):
+        challenger, champion = _aliases_of(c, name)
+        current = _alias_version(c, name, champion)
+        if current is None:
+            raise RegistryConflictError(
+                f"{name} has no @{champion} (never promoted, or its version was deleted)",
+                hint=f"promote a version first: `mlflowctl registry promote {name} VERSION`",
+                location=name,
+            )
+        prev = current.tags.get(TAG_PREV, "")
+        if not prev:
+            raise RegistryConflictError(
+                f"@{champion} v{current.version} of {name} records no previous champion",
+                hint="nothing to roll back to; promote another version instead",
+                location=name,
+            )
+        target = _version(c, name, prev)
+        if target is None:
+            raise RegistryConflictError(
+                f"previous champion v{prev} of {name} no longer exists",
+                hint="it was deleted outside mlflowctl; promote another version instead",
+                location=name,
+            )
+        c.set_model_version_tag(name, prev, "rolled_back_from", str(current.version))
+        c.set_model_version_tag(name, prev, "promoted_at", _now())
+        c.set_model_version_tag(name, prev, "promoted_by_build", "rollback")
+        c.set_model_version_tag(name, prev, "promotion_reason", f"rollback from v{current.version}")
+        c.set_registered_model_alias(name, champion, prev)
+        holder = _alias_version(c, name, challenger)
+        if holder is not None and int(holder.version) == int(prev):
+            c.delete_registered_model_alias(name, challenger)
+        check = _alias_version(c, name, champion)
+        if check is None or int(check.version) != int(prev):
+            raise RegistryConflictError(
+                f"@{champion} of {name} moved during rollback", location=name
+            )
+        return _to_result(c, name, prev, True, f"rolled back from v{current.version}")

@@ -1,0 +1,348 @@
+"""One MLflow run per training, with a status that tells the truth.
+
+MLflow's fluent API leaves a run RUNNING after SIGTERM or SIGKILL and marks it FINISHED after an
+exception outside a ``with`` block; ``Tracker`` uses the client API only, sets the terminal status
+itself (FINISHED / FAILED / KILLED), keeps a heartbeat tag fresh so ``reap_stale_runs`` can close
+runs of processes that died without a word, and logs metrics once per epoch in one batch.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+from mlflowctl import __version__
+from mlflowctl.blueprint.model import Blueprint
+from mlflowctl.blueprint.results import TrainingRun
+from mlflowctl.errors import InterruptedRunError
+from mlflowctl.mlops.liveness import (
+    TAG_HEARTBEAT,
+    end_parent_run,
+    liveness_tags,
+    reap_stale_runs,
+    start_parent_run,
+    utc_now,
+)
+from mlflowctl.mlops.store import (
+    client,
+    get_or_create_experiment,
+    prepare_store,
+    redact,
+    resolve_tracking_uri,
+)
+from mlflowctl.specs.policy import MlopsPolicy
+from mlflowctl.train.runner import sha256_file
+
+#: epochs finishing within this many seconds share one store write
+_COALESCE_S = 1.0
+
+__all__ = ["Tracker", "flatten", "reap_stale_runs", "resolve_tracking_uri", "sha256_file"]
+
+TAG_BUILD = "mlflowctl.build_id"
+TAG_MODEL_URI = "mlflowctl.model_uri"
+TAG_WEIGHTS = "mlflowctl.weights_sha256"
+_PARAM_MAX = 6000
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, str]:
+    """Nested dicts as dotted keys; lists and scalars as JSON text (MLflow params are strings)."""
+    out: dict[str, str] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    text = data if isinstance(data, str) else json.dumps(data, sort_keys=True)
+    out[prefix] = redact(text)[:_PARAM_MAX]
+    return out
+
+
+def _git_commit(cwd: Path) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def _batches(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class Tracker:
+    """Context manager around one training's MLflow run (the only run it creates)."""
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        blueprint: Blueprint,
+        approach_name: str | None,
+        *,
+        build_id: str,
+        agent_digests: dict[str, str],
+        parent_run_id: str | None = None,
+        policy: MlopsPolicy | None = None,
+        extra_tags: dict[str, str] | None = None,
+    ) -> None:
+        self.uri = tracking_uri
+        self.blueprint = blueprint
+        self.approach = blueprint.approach(approach_name)
+        self.build_id = build_id
+        self.agent_digests = dict(agent_digests)
+        self.parent_run_id = parent_run_id
+        self.policy = policy or MlopsPolicy()
+        self.extra_tags = dict(extra_tags or {})
+        self.run_id: str | None = None
+        self.model_uri: str | None = None
+        self._client: Any = None
+        self._stop = threading.Event()
+        #: epoch batches go through a writer thread so a slow store never blocks training
+        self._metrics: queue.Queue[list[Any] | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self.metric_errors: list[str] = []
+        self._beat: threading.Thread | None = None
+        self._old_sigterm: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Tracker:
+        self._client = client(self.uri)
+        if self.parent_run_id:  # this process now keeps the parent alive (a resumed pipeline)
+            for key, value in liveness_tags().items():
+                self._client.set_tag(self.parent_run_id, key, value)
+        reap_stale_runs(self.uri, policy=self.policy)
+        exp_id = get_or_create_experiment(
+            self.uri, self.approach.infrastructure.tracking.experiment_name
+        )
+        tags = self._tags()
+        run = self._client.create_run(
+            exp_id, tags=tags, run_name=f"{self.approach.name}-{self.build_id}"[:250]
+        )
+        self.run_id = str(run.info.run_id)
+        try:
+            self._log_params()
+        except BaseException:
+            self._client.set_terminated(self.run_id, status="FAILED")
+            raise
+        self._beat = threading.Thread(
+            target=self._heartbeat, name="mlflowctl-heartbeat", daemon=True
+        )
+        self._beat.start()
+        self._writer = threading.Thread(target=self._write, name="mlflowctl-metrics", daemon=True)
+        self._writer.start()
+        if threading.current_thread() is threading.main_thread():
+            current = signal.getsignal(signal.SIGTERM)
+            if current == signal.SIG_DFL:  # never replace a handler someone else installed
+                self._old_sigterm = current
+                signal.signal(signal.SIGTERM, self._on_sigterm)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        restore, self._old_sigterm = self._old_sigterm, None
+        if restore is not None:  # a second SIGTERM must not cut the status write short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self._close(exc_type, exc, tb)
+        finally:
+            if restore is not None:
+                signal.signal(signal.SIGTERM, restore)
+
+    def _close(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._flush()
+        if self._beat is not None:
+            self._beat.join(timeout=5)
+        if self.run_id is None:
+            return
+        if exc is None:
+            status = "FINISHED"
+        elif isinstance(exc, (InterruptedRunError, KeyboardInterrupt)):
+            status = "KILLED"
+        else:
+            status = "FAILED"
+            self._log_traceback(exc_type, exc, tb)
+        try:
+            self._client.set_terminated(self.run_id, status=status)
+        except Exception:
+            if exc is None:
+                raise
+            # the original error matters more than a failed status write; reap fixes it later
+
+    @staticmethod
+    def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise InterruptedRunError.for_signal(signum, phase="train")
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.policy.heartbeat_seconds):
+            try:
+                for run_id in filter(None, (self.run_id, self.parent_run_id)):
+                    self._client.set_tag(run_id, TAG_HEARTBEAT, utc_now())
+            except Exception:
+                continue
+
+    # ------------------------------------------------------------------ what is logged
+
+    def _tags(self) -> dict[str, str]:
+        bp = self.blueprint
+        tags: dict[str, str] = {
+            "mlflowctl.blueprint_id": bp.provenance.blueprint_id,
+            TAG_BUILD: self.build_id,
+            "mlflowctl.version": __version__,
+            "mlflowctl.approach": self.approach.name,
+            "mlflowctl.family": self.approach.model.family,
+            **liveness_tags(),
+        }
+        for name, digest in self.agent_digests.items():
+            tags[f"mlflowctl.agent.{name}.sha256"] = digest
+        commit = _git_commit(Path.cwd())
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        if self.parent_run_id:
+            tags["mlflow.parentRunId"] = self.parent_run_id
+        tags.update(self.approach.infrastructure.tracking.tags)
+        tags.update(self.extra_tags)
+        return {k: redact(v) for k, v in tags.items()}
+
+    def _log_params(self) -> None:
+        from mlflow.entities import Param
+
+        params = flatten(self.approach.model_dump(mode="json", exclude={"overview", "rationale"}))
+        items = [Param(k[:250], v) for k, v in sorted(params.items())]
+        for batch in _batches(items, self.policy.log_batch_size):
+            self._client.log_batch(self.run_id, params=batch)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """Per-epoch (and test) metrics from the training subprocess: one batch per event."""
+        kind = event.get("event")
+        if kind not in ("epoch", "test"):
+            return
+        step = int(event.get("epoch", 0)) if kind == "epoch" else 0
+        batch = self._metric_batch(event.get("metrics", {}), step)
+        if self._writer is not None and self._writer.is_alive():
+            self._metrics.put(batch)
+        else:
+            self._log_now(batch)
+
+    @staticmethod
+    def _metric_batch(metrics: dict[str, Any], step: int) -> list[Any]:
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        return [
+            Metric(str(k)[:250], float(v), ts, step)
+            for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
+
+    def _log_now(self, batch: list[Any]) -> None:
+        for chunk in _batches(batch, 1000):
+            self._client.log_batch(self.run_id, metrics=chunk)
+
+    def _write(self) -> None:
+        """The writer thread: epochs queued within ``_COALESCE_S`` of each other go in one
+        ``log_batch`` (each metric keeps its epoch as its step), so fast epochs cost at most about
+        one store write per ``_COALESCE_S`` instead of one per epoch."""
+        done = False
+        while not done:
+            first = self._metrics.get()
+            if first is None:
+                break
+            pending = list(first)
+            deadline = time.monotonic() + _COALESCE_S
+            while (remaining := deadline - time.monotonic()) > 0:
+                try:
+                    more = self._metrics.get(timeout=remaining)
+                except queue.Empty:
+                    break
+                if more is None:
+                    done = True
+                    break
+                pending.extend(more)
+            self._write_with_retries(pending)
+
+    def _write_with_retries(self, batch: list[Any]) -> None:
+        for attempt in range(3):
+            try:
+                self._log_now(batch)
+                return
+            except Exception as exc:
+                if attempt == 2:
+                    self.metric_errors.append(redact(str(exc))[:500])
+                time.sleep(1.0)
+
+    def _flush(self) -> None:
+        """Wait until every queued epoch is written (end of training, or the run's exit)."""
+        if self._writer is not None and self._writer.is_alive():
+            self._metrics.put(None)
+            self._writer.join(timeout=120)
+        self._writer = None
+
+    def _log_traceback(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException,
+        tb: TracebackType | None,
+    ) -> None:
+        text = redact("".join(traceback.format_exception(exc_type, exc, tb)))
+        try:
+            self._client.log_text(self.run_id, text, "traceback.txt")
+            self._client.set_tag(self.run_id, "mlflowctl.failure", type(exc).__name__)
+        except Exception:
+            pass
+
+    def log_training(self, run: TrainingRun) -> str:
+        """Final metrics, the project's files and the pickle-free model; returns the model URI."""
+        assert self.run_id is not None, "use Tracker as a context manager"
+        c = self._client
+        self._flush()
+        self._log_now(self._metric_batch(run.metrics, max(run.epochs_completed - 1, 0)))
+        c.log_text(self.run_id, redact(self.blueprint.to_yaml()), "blueprint.yaml")
+        root = run.project.root
+        with tempfile.TemporaryDirectory(prefix="mlflowctl-project-") as tmp:
+            for rel, text in run.project.files.items():
+                dest = Path(tmp, rel)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(redact(text), encoding="utf-8")
+            if run.project.files:
+                c.log_artifacts(self.run_id, tmp, "project")
+        for path, where in [(run.metrics_path, "outputs"), (run.report_path, "outputs")]:
+            if path is not None and Path(path).is_file():
+                c.log_artifact(self.run_id, str(path), where)
+        for plot in run.plots:
+            if Path(plot).is_file():
+                c.log_artifact(self.run_id, str(plot), "outputs/plots")
+        weights = Path(run.weights_path or root / "outputs" / "weights.safetensors")
+        digest = run.weights_sha256 or sha256_file(weights)
+        run.weights_sha256 = digest
+        from mlflowctl.mlops.model_logging import log_pickle_free_model
+
+        exp_id = c.get_run(self.run_id).info.experiment_id
+        self.model_uri = log_pickle_free_model(c, exp_id, self.run_id, root, weights)
+        c.set_tag(self.run_id, TAG_MODEL_URI, self.model_uri)
+        c.set_tag(self.run_id, TAG_WEIGHTS, digest)
+        run.extra["model_uri"] = self.model_uri
+        run.extra["run_id"] = self.run_id
+        return self.model_uri
+
+
+__all__ += ["end_parent_run", "prepare_store", "start_parent_run"]

@@ -1,0 +1,1 @@
+"""orchestrate package."""

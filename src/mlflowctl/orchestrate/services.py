@@ -1,0 +1,165 @@
+"""The engineer's and the mlops-architect's phases as one call: build -> train -> track -> register.
+
+``mlflowctl build`` and the orchestrator's pipeline both go through ``build_and_register`` so a
+build behaves the same wherever it starts. Order matters for "nothing lost": the registry name is
+checked before any run exists, the tracking store is prepared (and a dead server reported, F8)
+before anything trains, and a version is registered only after the model was logged.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflowctl.blueprint.model import Blueprint
+from mlflowctl.blueprint.results import ModelVersion, RenderedProject, TrainingRun
+from mlflowctl.orchestrate.journal import atomic_write_text
+
+EventHandler = Callable[[dict[str, Any]], None]
+AGENTS = ("ml-architect", "ml-engineer", "mlops-architect", "ml-orchestrator")
+BUILD_STATE = Path(".mlflowctl") / "build.json"
+
+
+@dataclass
+class BuildOutcome:
+    project: RenderedProject
+    run: TrainingRun | None = None
+    version: ModelVersion | None = None
+    run_id: str | None = None
+    tracking_uri: str | None = None
+    build_id: str | None = None
+
+
+def agent_digests(agents_dir: str | None = None) -> dict[str, str]:
+    from mlflowctl.specs.loader import load_agent
+
+    return {name: load_agent(name, agents_dir).sha256 for name in AGENTS}
+
+
+def read_state(root: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((root / BUILD_STATE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_state(root: Path, state: dict[str, Any]) -> None:
+    atomic_write_text(root / BUILD_STATE, json.dumps(state, indent=2) + "\n")
+
+
+def resolve_uri(tracking_uri: str | None, agents_dir: str | None = None) -> str:
+    from mlflowctl.mlops.store import resolve_tracking_uri
+    from mlflowctl.specs.loader import load_agent
+
+    policy = load_agent("mlops-architect", agents_dir).policy
+    return resolve_tracking_uri(tracking_uri, policy.tracking_uri)
+
+
+def render(
+    blueprint: Blueprint,
+    *,
+    approach: str | None,
+    out: Path,
+    data: str | None,
+    force: bool,
+    resume: bool,
+    dry_run: bool = False,
+) -> RenderedProject:
+    """Write the project (or reopen it for ``resume``)."""
+    from mlflowctl.build import writer as workspace
+
+    if resume:
+        return workspace.open_project(out)
+    return workspace.build(
+        blueprint, approach=approach, out=out, data=data, force=force, dry_run=dry_run
+    )
+
+
+def train_tracked(
+    blueprint: Blueprint,
+    project: RenderedProject,
+    *,
+    tracking_uri: str | None,
+    track: bool = True,
+    max_epochs: int | None = None,
+    accelerator: str = "auto",
+    resume: bool = False,
+    on_event: EventHandler | None = None,
+    parent_run_id: str | None = None,
+    agents_dir: str | None = None,
+) -> BuildOutcome:
+    """Train the project inside one tracked MLflow run; the model is logged, not registered."""
+    from mlflowctl.train import runner as trainer
+
+    approach = blueprint.approach(project.approach)
+    state = read_state(project.root)
+    build_id = state.get("build_id") or f"{project.blueprint_id}-{secrets.token_hex(4)}"
+    outcome = BuildOutcome(project=project, build_id=build_id)
+    if not track:
+        outcome.run = trainer.train(
+            project,
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            resume=resume,
+            on_event=on_event,
+        )
+        return outcome
+
+    from mlflowctl.mlops.registry import validate_registry_spec
+    from mlflowctl.mlops.runs import Tracker
+    from mlflowctl.mlops.store import prepare_store
+
+    registry = approach.infrastructure.registry
+    validate_registry_spec(registry)  # B23: before any run exists
+    uri = resolve_uri(tracking_uri, agents_dir)
+    prepare_store(uri)  # F8: a dead server fails here, before training
+    outcome.tracking_uri = uri
+    previous_runs = list(state.get("run_ids", []))
+    extra_tags = {
+        "mlflowctl.start": "resumed" if resume else "fresh",
+    }
+    if resume and previous_runs:
+        extra_tags["mlflowctl.resumed_from"] = previous_runs[-1]
+    with Tracker(
+        uri,
+        blueprint,
+        project.approach,
+        build_id=build_id,
+        agent_digests=agent_digests(agents_dir),
+        parent_run_id=parent_run_id,
+        extra_tags=extra_tags,
+    ) as tracker:
+        assert tracker.run_id is not None
+        outcome.run_id = tracker.run_id
+        _write_state(
+            project.root, {"build_id": build_id, "run_ids": [*previous_runs, tracker.run_id]}
+        )
+
+        def handle(event: dict[str, Any]) -> None:
+            tracker.on_event(event)
+            if on_event is not None:
+                on_event(event)
+
+        run = trainer.train(
+            project, max_epochs=max_epochs, accelerator=accelerator, resume=resume, on_event=handle
+        )
+        tracker.log_training(run)
+        outcome.run = run
+    return outcome
+
+
+def register_and_gate(blueprint: Blueprint, outcome: BuildOutcome) -> ModelVersion:
+    """Register the logged model as ``@challenger``; the blueprint's gate decides ``@champion``."""
+    from mlflowctl.mlops.registry import register
+
+    assert outcome.run is not None and outcome.run_id and outcome.tracking_uri and outcome.build_id
+    registry = blueprint.approach(outcome.project.approach).infrastructure.registry
+    outcome.version = register(
+        outcome.tracking_uri, outcome.run_id, outcome.run, registry, build_id=outcome.build_id
+    )
+    return outcome.version

@@ -1,0 +1,268 @@
+"""Train a rendered project: run its ``train.py`` in a subprocess and follow its events.
+
+The project trains exactly as a user would train it (``python train.py`` in its folder), so what
+mlflowctl tests is what the user owns. Progress comes from ``events.jsonl``: one status line per
+epoch, and ``on_event(dict)`` for whoever tracks the run. SIGINT/SIGTERM are forwarded to the
+child, which writes ``checkpoints/last.ckpt`` before it exits; then ``InterruptedRunError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from mlflowctl import console
+from mlflowctl.blueprint.results import RenderedProject, TrainingRun
+from mlflowctl.errors import (
+    InterruptedRunError,
+    InvalidInputError,
+    LockHeldError,
+    TrainingError,
+    WorkspaceError,
+)
+
+EventHandler = Callable[[dict[str, Any]], None]
+_POLL_S = 0.2
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_last_checkpoint(root: Path) -> Path:
+    """``checkpoints/last.ckpt`` if it exists and matches its sidecar (F15, F16), else an error."""
+    last = root / "checkpoints" / "last.ckpt"
+    sidecar = last.with_name("last.ckpt.sha256")
+    if not last.is_file():
+        raise WorkspaceError(
+            "--resume: no checkpoint to resume from",
+            hint="train without --resume first; nothing was started",
+            location=str(last),
+        )
+    if not sidecar.is_file() or sha256_file(last) != sidecar.read_text().strip():
+        raise WorkspaceError(
+            "--resume: checkpoint is truncated or corrupt (sha256 does not match its sidecar)",
+            hint="train again without --resume",
+            location=str(last),
+        )
+    return last
+
+
+class _EventTail:
+    """Reads the new complete lines of events.jsonl as the child appends them."""
+
+    def __init__(self, path: Path, start: int) -> None:
+        self.path, self.offset, self.buffer = path, start, ""
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("r", encoding="utf-8") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+                self.offset = f.tell()
+        except FileNotFoundError:
+            return []
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split("\n")
+        events = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+        return events
+
+
+def _show(event: dict[str, Any], started: float) -> None:
+    elapsed = f"[{time.perf_counter() - started:6.1f}s]"
+    kind = event.get("event")
+    if kind == "start":
+        console.status(
+            f"{elapsed} training: up to {event.get('epochs')} epochs on "
+            f"{event.get('accelerator')} ({event.get('precision')})"
+        )
+    elif kind == "epoch":
+        metrics = event.get("metrics", {})
+        shown = "  ".join(
+            f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if isinstance(v, (int, float))
+        )
+        console.status(f"{elapsed} epoch {event.get('epoch')}  {shown}")
+
+
+def train(
+    project: RenderedProject,
+    *,
+    max_epochs: int | None = None,
+    accelerator: str = "auto",
+    resume: bool = False,
+    on_event: EventHandler | None = None,
+) -> TrainingRun:
+    """Run the project's training; the returned run is read from ``outputs/metrics.json``.
+
+    A lock file in the build folder keeps a second training of the same folder out (F18).
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(project.root / ".train.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockHeldError(
+            "another mlflowctl process is training this build folder",
+            hint="wait for it to finish, or build into another --out",
+            location=str(project.root),
+        ) from None
+    try:
+        return _train_locked(project, max_epochs, accelerator, resume, on_event)
+    finally:
+        lock.release()
+
+
+def _train_locked(
+    project: RenderedProject,
+    max_epochs: int | None,
+    accelerator: str,
+    resume: bool,
+    on_event: EventHandler | None,
+) -> TrainingRun:
+    root = project.root
+    resumed_from = verify_last_checkpoint(root) if resume else None
+    events_path = root / "events.jsonl"
+    if not resume:
+        events_path.unlink(missing_ok=True)
+    start = events_path.stat().st_size if events_path.exists() else 0
+    command = [sys.executable, "train.py", "--events", "events.jsonl", "--accelerator", accelerator]
+    if max_epochs is not None:
+        command += ["--max-epochs", str(max_epochs)]
+    if resume:
+        command.append("--resume")
+    log_path = root / "outputs" / "train.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    tail = _EventTail(events_path, start)
+    last_end: dict[str, Any] = {}
+    received: list[int] = []
+    started = time.perf_counter()
+    with log_path.open("a", encoding="utf-8") as log:
+        child = subprocess.Popen(
+            command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        restore = _forward_signals(child, received)
+        try:
+            while True:
+                done = child.poll() is not None
+                for event in tail.read():
+                    _show(event, started)
+                    if event.get("event") == "end":
+                        last_end = event
+                    if on_event is not None:
+                        on_event(event)
+                if done:
+                    break
+                time.sleep(_POLL_S)
+        finally:
+            restore()
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    code = child.returncode
+    if received or code in (130, 143) or last_end.get("status") == "killed":
+        signum = received[0] if received else (signal.SIGINT if code == 130 else signal.SIGTERM)
+        raise InterruptedRunError.for_signal(int(signum), phase="train")
+    if code == 2:  # train.py refused its arguments (e.g. --accelerator gpu without a GPU)
+        raise _refusal(log_path)
+    if code != 0:
+        raise _failure(code, last_end, log_path)
+    return read_run(project, resumed_from)
+
+
+def _forward_signals(child: subprocess.Popen[bytes], received: list[int]) -> Callable[[], None]:
+    """Pass SIGINT/SIGTERM on to the child (it saves a checkpoint); undo with the result."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+    return restore
+
+
+def _refusal(log_path: Path) -> InvalidInputError:
+    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error:")]
+    return InvalidInputError(
+        errors[-1] if errors else "train.py refused its arguments",
+        hint=f"see the log: {log_path}",
+        phase="train",
+        location="train.py",
+    )
+
+
+def _failure(code: int, end: dict[str, Any], log_path: Path) -> TrainingError:
+    failure = end.get("failure") if end.get("failure") in ("nan_loss", "oom", "error") else "error"
+    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    message = end.get("message") or (errors[-1] if errors else f"train.py exited with {code}")
+    hints = {
+        "nan_loss": "lower the learning rate or enable gradient clipping in config.yaml",
+        "oom": "use a smaller batch_size or model",
+        "error": f"see the log: {log_path}",
+    }
+    return TrainingError(
+        f"training failed ({failure}): {message}",
+        hint=hints[str(failure)],
+        phase="train",
+        location=str(log_path),
+        details={"failure": failure, "exit_code": code, "log_tail": lines[-20:]},
+    )
+
+
+def read_run(project: RenderedProject, resumed_from: Path | None = None) -> TrainingRun:
+    """The finished run recorded in ``outputs/metrics.json`` (also for a run trained earlier)."""
+    root = project.root
+    metrics_path = root / "outputs" / "metrics.json"
+    doc = json.loads(metrics_path.read_text(encoding="utf-8"))
+    weights = root / "outputs" / "weights.safetensors"
+    plots = sorted((root / "outputs" / "plots").glob("*.png"))
+    return TrainingRun(
+        project=project,
+        metrics={k: float(v) for k, v in doc["metrics"].items()},
+        history=doc["history"],
+        status="finished",
+        wall_time_s=float(doc["wall_time_s"]),
+        epochs_completed=int(doc["epochs"]),
+        accelerator=str(doc["accelerator"]),
+        precision=str(doc["precision"]),
+        best_checkpoint=root / doc["best_checkpoint"],
+        last_checkpoint=root / "checkpoints" / "last.ckpt",
+        weights_path=weights,
+        weights_sha256=sha256_file(weights) if weights.is_file() else None,
+        metrics_path=metrics_path,
+        plots=plots,
+        report_path=root / "outputs" / "report.md",
+        resumed_from=resumed_from,
+    )
