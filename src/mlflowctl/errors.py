@@ -19,6 +19,7 @@ code  meaning
 6     tracking server unavailable
 7     conflict: registry alias or version, or a lock held by another process
 8     promotion gate not passed (the challenger stays; nothing else wrong)
+9     ``mlflowctl audit`` found an issue at or above ``--fail-on``
 130   interrupted by SIGINT
 143   terminated by SIGTERM
 ====  =====================================================================
@@ -38,6 +39,7 @@ EXIT_TRAINING_FAILED = 5
 EXIT_TRACKING_UNAVAILABLE = 6
 EXIT_REGISTRY_CONFLICT = 7
 EXIT_GATE_FAILED = 8
+EXIT_AUDIT_FINDINGS = 9
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
@@ -51,6 +53,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_TRACKING_UNAVAILABLE: "tracking server unavailable",
     EXIT_REGISTRY_CONFLICT: "conflict: registry alias/version, or a lock held elsewhere",
     EXIT_GATE_FAILED: "promotion gate not passed; the challenger stays",
+    EXIT_AUDIT_FINDINGS: "audit found an issue at or above --fail-on",
     EXIT_SIGINT: "interrupted (SIGINT)",
     EXIT_SIGTERM: "terminated (SIGTERM)",
 }

@@ -17,6 +17,7 @@ import typer
 
 from mlflowctl import __version__, console
 from mlflowctl.cli import agents as agents_cmd
+from mlflowctl.cli import audit as audit_cmd
 from mlflowctl.cli import build as build_cmd
 from mlflowctl.cli import design as design_cmd
 from mlflowctl.cli import doctor as doctor_cmd
@@ -91,6 +92,7 @@ app.command("design")(design_cmd.design)
 app.command("build")(build_cmd.build)
 app.command("run")(run_cmd.run)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("audit")(audit_cmd.audit)
 
 
 def _wants_json(argv: list[str]) -> bool:
