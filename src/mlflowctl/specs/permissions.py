@@ -53,6 +53,9 @@ KNOWN_TOOLS: dict[str, Capability] = {
     "mlflowctl:run_phase": "execute",
 }
 
+#: spec modes mlflowctl implements itself, each by a command (not warned about as ignored)
+IMPLEMENTED_MODES: dict[str, str] = {"audit": "mlflowctl audit PATH"}
+
 #: roles that may hold only these capabilities
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     "ml-architect": frozenset({"read"}),
@@ -103,10 +106,13 @@ def normalize(value: Any, warnings: list[str], key: str = "tools") -> list[str] 
             return [str(k) for k, v in value.items() if v]
         mode = value.get("default_mode")
         if isinstance(mode, str) and mode in value:
-            others = ", ".join(str(k) for k in value if k not in ("default_mode", mode))
-            warnings.append(
-                f"{key}: a map of modes; using default_mode `{mode}` ({others} ignored)"
-            )
+            # modes mlflowctl implements as commands are not ignored (IMPLEMENTED_MODES)
+            skip = ("default_mode", mode, *IMPLEMENTED_MODES)
+            others = ", ".join(str(k) for k in value if k not in skip)
+            if others:
+                warnings.append(
+                    f"{key}: a map of modes; using default_mode `{mode}` ({others} ignored)"
+                )
             return normalize(value[mode], warnings, key)
         warnings.append(f"{key}: a map without a usable default_mode; no tools granted")
         return []
