@@ -124,6 +124,8 @@ def test_fail_on_threshold_sets_the_exit_code() -> None:
     assert _audit_json(low_only, "--fail-on", "low")[0] == EXIT_AUDIT_FINDINGS
     assert _audit_json(FIXTURES / "torch-load-unsafe")[0] == EXIT_AUDIT_FINDINGS
     assert EXIT_CODES[EXIT_AUDIT_FINDINGS]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"| {EXIT_AUDIT_FINDINGS} | `mlflowctl audit`" in readme
 
 
 def test_terminal_report_uses_the_spec_audit_format() -> None:
