@@ -334,7 +334,7 @@ def check_test_for_selection(project: Project) -> Iterator[Hit]:
     """
     for src in project.parsed():
         assert src.tree is not None
-        for node in ast.walk(src.tree):
+        for node in src.nodes():
             if isinstance(node, ast.Call):
                 name = call_name(node)
                 if name in SELECTION_CALLBACKS:
@@ -402,7 +402,7 @@ def check_no_seed(project: Project) -> Iterator[Hit]:
     first: tuple[SourceFile, ast.Call] | None = None
     for src in project.parsed():
         assert src.tree is not None
-        for node in ast.walk(src.tree):
+        for node in src.nodes():
             if not isinstance(node, ast.Call):
                 continue
             name = call_name(node)
@@ -423,10 +423,10 @@ def check_no_seed(project: Project) -> Iterator[Hit]:
 # --- torch.load
 
 
-def _torch_aliases(tree: ast.Module) -> tuple[set[str], set[str]]:
+def _torch_aliases(src: SourceFile) -> tuple[set[str], set[str]]:
     """Names bound to the torch module, and names bound to ``torch.load`` itself."""
     modules, loads = {"torch"}, set()
-    for node in ast.walk(tree):
+    for node in src.nodes():
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == "torch":
@@ -442,8 +442,8 @@ def check_torch_load(project: Project) -> Iterator[Hit]:
     """``torch.load`` (any alias) without ``weights_only=True``: it unpickles arbitrary objects."""
     for src in project.parsed():
         assert src.tree is not None
-        modules, loads = _torch_aliases(src.tree)
-        for node in ast.walk(src.tree):
+        modules, loads = _torch_aliases(src)
+        for node in src.nodes():
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
@@ -558,9 +558,9 @@ RECURRENT = frozenset(
 CLIP_CALLS = frozenset({"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_gradients"})
 
 
-def _torch_nn_names(tree: ast.Module) -> set[str]:
+def _torch_nn_names(src: SourceFile) -> set[str]:
     names = set()
-    for node in ast.walk(tree):
+    for node in src.nodes():
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("torch.nn"):
             names |= {a.asname or a.name for a in node.names}
     return names
@@ -573,8 +573,8 @@ def check_grad_clip(project: Project) -> Iterator[Hit]:
     first: tuple[SourceFile, ast.Call] | None = None
     for src in project.parsed():
         assert src.tree is not None
-        imported = _torch_nn_names(src.tree)
-        for node in ast.walk(src.tree):
+        imported = _torch_nn_names(src)
+        for node in src.nodes():
             if not isinstance(node, ast.Call):
                 continue
             if call_name(node) in CLIP_CALLS:
@@ -717,7 +717,7 @@ def check_eval_loop_mode(project: Project) -> Iterator[Hit]:
     or a decorator), or without a ``.eval()`` call earlier in the same function."""
     for src in project.parsed():
         assert src.tree is not None
-        for loop in ast.walk(src.tree):
+        for loop in src.nodes():
             if not isinstance(loop, (ast.For, ast.AsyncFor)):
                 continue
             if isinstance(loop.iter, (ast.Tuple, ast.List, ast.Dict, ast.Set)):

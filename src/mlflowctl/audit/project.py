@@ -38,6 +38,7 @@ _LOOPS = (
     ast.DictComp,
     ast.GeneratorExp,
 )
+_CACHE = "_mlflowctl_audit_nodes"
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
@@ -51,6 +52,8 @@ class SourceFile:
     error: str | None = None
     error_line: int = 1
     parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
+    _scopes: list[Scope] = field(default_factory=list, repr=False)
+    _nodes: list[ast.AST] = field(default_factory=list, repr=False)
 
     def line(self, lineno: int) -> str:
         lines = self.text.splitlines()
@@ -89,10 +92,19 @@ class SourceFile:
         return found
 
     def scopes(self) -> list[Scope]:
+        """The module body and every function body (computed once)."""
         if self.tree is None:
             return []
-        funcs = [n for n in ast.walk(self.tree) if isinstance(n, _FUNCS)]
-        return [self.tree, *funcs]
+        if not self._scopes:
+            funcs = [n for n in self.nodes() if isinstance(n, _FUNCS)]
+            self._scopes = [self.tree, *funcs]
+        return self._scopes
+
+    def nodes(self) -> list[ast.AST]:
+        """Every node of the tree (``ast.walk`` order, computed once)."""
+        if self.tree is not None and not self._nodes:
+            self._nodes = list(ast.walk(self.tree))
+        return self._nodes
 
 
 @dataclass
@@ -109,8 +121,7 @@ class Project:
         """Project-defined functions and classes by name (for following a call into its body)."""
         out: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
         for src in self.parsed():
-            assert src.tree is not None
-            for node in ast.walk(src.tree):
+            for node in src.nodes():
                 if isinstance(node, _FUNCS):
                     out.setdefault(node.name, []).append(node)
                 elif isinstance(node, ast.ClassDef):
@@ -237,14 +248,22 @@ def word_set(node: ast.AST) -> set[str]:
 
 
 def walk_scope(scope: Scope) -> Iterator[ast.AST]:
-    """Every node of a module or function body, not entering nested functions or classes."""
-    stack: list[ast.AST] = list(reversed(scope.body))
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, _NESTED):
-            continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    """Every node of a module or function body, not entering nested functions or classes.
+
+    The list is computed once per scope and kept on the node (checks walk scopes many times).
+    """
+    cached: list[ast.AST] | None = getattr(scope, _CACHE, None)
+    if cached is None:
+        cached = []
+        stack: list[ast.AST] = list(reversed(scope.body))
+        while stack:
+            node = stack.pop()
+            cached.append(node)
+            if isinstance(node, _NESTED):
+                continue
+            stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        setattr(scope, _CACHE, cached)
+    return iter(cached)
 
 
 def calls_in(node: Scope | ast.AST) -> Iterator[ast.Call]:
@@ -269,6 +288,14 @@ def arguments(call: ast.Call) -> list[ast.expr]:
 
 def assignments(scope: Scope) -> dict[str, list[ast.expr]]:
     """Name -> the values assigned to it in a scope (tuple targets map to the whole value)."""
+    cached: dict[str, list[ast.expr]] | None = getattr(scope, _CACHE + "_assign", None)
+    if cached is None:
+        cached = _assignments(scope)
+        setattr(scope, _CACHE + "_assign", cached)
+    return cached
+
+
+def _assignments(scope: Scope) -> dict[str, list[ast.expr]]:
     out: dict[str, list[ast.expr]] = {}
     for node in walk_scope(scope):
         if isinstance(node, ast.Assign):
