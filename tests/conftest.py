@@ -1,4 +1,4 @@
-"""Shared fixtures. ``../shared/`` beside the checkout holds inputs tests read at test time."""
+"""Shared fixtures. ``tests/fixtures/`` holds the inputs tests read (see its README)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("MLFLOWCTL_SHARED", REPO.parent / "shared"))
+FIXTURES = Path(os.environ.get("MLFLOWCTL_SHARED", REPO / "tests" / "fixtures"))
 
 # Keep MLflow's HTTP retries short in tests (defaults make one dead call take ~4 minutes).
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -17,10 +17,16 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"shared inputs not found at {SHARED}")
-    return SHARED
+def fixtures_dir() -> Path:
+    """``seeds/``, ``corpus/agent-specs/``, ``prompts/design-prompts.yaml``: in the repository."""
+    assert FIXTURES.is_dir(), f"test fixtures not found at {FIXTURES}"
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def shared_dir(fixtures_dir: Path) -> Path:
+    """The old name of ``fixtures_dir`` (these files used to live in ``../shared``)."""
+    return fixtures_dir
 
 
 @pytest.fixture(scope="session")
