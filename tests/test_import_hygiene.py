@@ -21,6 +21,7 @@ print("HEAVY=" + json.dumps({{"code": code, "loaded": loaded}}))
 """
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "argv",
     [
