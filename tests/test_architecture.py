@@ -99,3 +99,31 @@ def test_no_module_is_over_the_line_limit() -> None:
         and name not in LONG_MODULES
     }
     assert too_long == {}, f"split these modules (over {MAX_LINES} lines): {too_long}"
+
+
+# --------------------------------------------------------------------------- the docs keep up
+
+DOCS = srcgraph.SRC.parent / "docs"
+
+
+def test_contracts_name_only_modules_that_exist() -> None:
+    """Every ``mlflowctl.x.y`` in docs/CONTRACTS.md is a module (or a name in one)."""
+    import re
+
+    text = (DOCS / "CONTRACTS.md").read_text(encoding="utf-8")
+    known = srcgraph.modules()
+    named = set(re.findall(r"`(mlflowctl(?:\.[a-z_]+)+)", text))
+    missing = sorted(n for n in named if n not in known and n.rpartition(".")[0] not in known)
+    assert named and missing == []
+
+
+def test_architecture_page_describes_every_package() -> None:
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    top = srcgraph.SRC / srcgraph.PACKAGE
+    packages = sorted(p.name for p in top.iterdir() if (p / "__init__.py").is_file())
+    assert [p for p in packages if f"**`{p}/`**" not in text] == []
+    for step in ("Blueprint", "RenderedProject", "TrainingRun", "ModelVersion"):
+        assert step in text
+    for setting in ("--tracking-uri", "MLFLOW_TRACKING_URI", "policy.tracking_uri",
+                    "sqlite:///mlflow.db", "--agents DIR", "MLFLOWCTL_AGENTS_DIR"):  # fmt: skip
+        assert setting in text, setting
