@@ -237,6 +237,7 @@ def test_canary_key_never_leaks(
         assert CANARY not in text
 
 
+@pytest.mark.integration
 def test_llm_sdks_are_not_imported_by_help_or_offline_design(tmp_path: Path) -> None:
     code = (
         "import sys\n"
@@ -254,6 +255,7 @@ def test_llm_sdks_are_not_imported_by_help_or_offline_design(tmp_path: Path) -> 
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_run_with_an_llm_backend_registers_a_model(env: Path, server: LLMServer) -> None:
     """Issue 7 end to end: `mlflowctl run --backend openai:...` designs, trains and registers."""

@@ -242,6 +242,7 @@ def test_standalone_split_follows_the_blueprint_numbers() -> None:
     assert sun.origins[0] == 309 - 46 and sun.origins[-1] == 309 - 11
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_benchmark_reads_the_same_split_as_a_real_rendered_project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

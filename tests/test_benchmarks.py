@@ -46,6 +46,7 @@ def test_verdict_states_how_far_a_target_is_missed() -> None:
     assert bench_all.verdict(None, 0.9, higher=True) == "**not measured**"
 
 
+@pytest.mark.integration
 def test_training_overhead_measures_both_loops() -> None:
     r = _json(
         "training_overhead.py", "--json", "--approach", "mlp", "--epochs", "3", "--rounds", "2"
@@ -66,6 +67,7 @@ def test_training_overhead_measures_both_loops() -> None:
     assert r["val_accuracy"]["lightning"] > 0.3 and r["val_accuracy"]["raw"] > 0.3
 
 
+@pytest.mark.integration
 def test_cli_latency_and_results_md(tmp_path: Path) -> None:
     md, js = tmp_path / "RESULTS.md", tmp_path / "results.json"
     proc = subprocess.run(
@@ -92,6 +94,7 @@ def test_cli_latency_and_results_md(tmp_path: Path) -> None:
     assert "Not run (left out with `--only`)." in text  # the parts left out say so
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_end_to_end_registers_a_champion() -> None:
     r = _json("end_to_end.py", "--json", "--max-epochs", "1", timeout=600)
@@ -100,6 +103,7 @@ def test_end_to_end_registers_a_champion() -> None:
     assert r["wall_s"] >= sum(v for v in r["phases_s"].values() if v)
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_design_and_tracking_benchmarks_report_numbers() -> None:
     d = _json("design_latency.py", "--runs", "1", "--json")
@@ -111,6 +115,7 @@ def test_design_and_tracking_benchmarks_report_numbers() -> None:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_quality_run_compares_with_baselines(tmp_path: Path) -> None:
     proc = subprocess.run(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from blueprints import make_blueprint
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 HEAVY = ("torch", "lightning", "mlflow", "sklearn", "pandas", "scipy")
 

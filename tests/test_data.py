@@ -248,6 +248,7 @@ def test_unsupported_file_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 # --------------------------------------------------------------------------- import cost
 
 
+@pytest.mark.integration
 def test_importing_the_package_stays_light(repo_root: Path) -> None:
     code = (
         "import sys, json\n"

@@ -172,6 +172,7 @@ def test_json_error_object(capsys: pytest.CaptureFixture[str]) -> None:
 # --------------------------------------------------------------------------- imports
 
 
+@pytest.mark.integration
 def test_prompt_only_design_imports_nothing_heavy(tmp_path: Path) -> None:
     probe = (
         "import sys\n"

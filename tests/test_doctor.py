@@ -14,7 +14,7 @@ from mlflowctl import console
 from mlflowctl.cli.app import main
 from mlflowctl.errors import EXIT_TRACKING_UNAVAILABLE
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,7 @@ def test_one_example_blueprint_per_family() -> None:
     assert families == {"mlp", "cnn", "lstm", "gru", "tcn", "transformer"}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("path", sorted((EXAMPLES / "blueprints").glob("*.yaml")), ids=str)
 def test_example_blueprints_render_clean_projects(path: Path, tmp_path: Path) -> None:
     from mlflowctl.build import writer as workspace

@@ -63,6 +63,7 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path: Path, monkeypat
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"], "temp file left behind"
 
 
+@pytest.mark.integration
 def test_second_pipeline_in_same_workdir_fails_at_once(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [

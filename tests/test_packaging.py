@@ -36,6 +36,7 @@ def test_wheel_carries_agents_and_templates(wheel: Path, repo_root: Path) -> Non
         assert f"mlflowctl/_data/templates/{t.relative_to(repo_root / 'templates')}" in names
 
 
+@pytest.mark.integration
 def test_installed_wheel_lists_the_four_agents(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(

@@ -40,7 +40,7 @@ def _client(tmp_path: Path):  # type: ignore[no-untyped-def]
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-@pytest.mark.unit
+@pytest.mark.integration
 def test_run_reaches_a_champion_and_prints_one_json_object(tmp_path: Path) -> None:
     proc = _mlflowctl(
         tmp_path,
@@ -85,7 +85,7 @@ def test_run_reaches_a_champion_and_prints_one_json_object(tmp_path: Path) -> No
     assert record["family"] == summary["family"]
 
 
-@pytest.mark.unit
+@pytest.mark.integration
 def test_phases_subset_writes_no_tracking_and_resume_finishes_the_rest(tmp_path: Path) -> None:
     proc = _mlflowctl(
         tmp_path,
@@ -106,7 +106,7 @@ def test_phases_subset_writes_no_tracking_and_resume_finishes_the_rest(tmp_path:
     assert list(journal["phases"]) == ["design", "build"]
 
 
-@pytest.mark.unit
+@pytest.mark.integration
 def test_failed_phase_is_named_in_the_journal(tmp_path: Path) -> None:
     proc = _mlflowctl(tmp_path, "run", PROMPT, "--data", "sklearn:mnist", "--workdir", "wd")
     assert proc.returncode == 2
@@ -118,7 +118,7 @@ def test_failed_phase_is_named_in_the_journal(tmp_path: Path) -> None:
     assert journal["phases"]["build"]["status"] == "pending"
 
 
-@pytest.mark.unit
+@pytest.mark.integration
 def test_second_pipeline_in_a_busy_workdir_fails_at_once(tmp_path: Path) -> None:
     from mlflowctl.orchestrate.journal import workdir_lock
 
@@ -134,7 +134,7 @@ def test_second_pipeline_in_a_busy_workdir_fails_at_once(tmp_path: Path) -> None
         assert time.perf_counter() - t0 < 30
 
 
-@pytest.mark.unit
+@pytest.mark.integration
 def test_history_changes_the_next_design(tmp_path: Path) -> None:
     history = tmp_path / ".claude" / "memory" / "history.jsonl"
     history.parent.mkdir(parents=True)
@@ -169,6 +169,7 @@ def test_history_changes_the_next_design(tmp_path: Path) -> None:
     assert note and "mlp" in note and "sklearn:digits" in note
 
 
+@pytest.mark.integration
 @pytest.mark.fault
 def test_sigterm_during_training_then_resume_registers_exactly_one_version(tmp_path: Path) -> None:
     proc = subprocess.Popen(
@@ -226,7 +227,7 @@ def test_sigterm_during_training_then_resume_registers_exactly_one_version(tmp_p
     assert new_run.data.tags.get("mlflowctl.resumed_from") == runs[0].info.run_id
 
 
-@pytest.mark.unit
+@pytest.mark.integration
 def test_llm_backend_without_a_key_fails_before_any_workdir_exists(tmp_path: Path) -> None:
     env = _env(tmp_path)
     env.pop("OPENAI_API_KEY", None)

@@ -63,6 +63,7 @@ FLOORS = {
 WALL_LIMIT_S = 180.0
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_recommended_approach_meets_the_quality_floor(name: str, tmp_path: Path) -> None:

@@ -80,12 +80,14 @@ def _flow(uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "ok:" in capsys.readouterr().out
 
 
+@pytest.mark.integration
 def test_better_second_build_becomes_champion_and_rollback_restores_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _flow(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path, capsys)
 
 
+@pytest.mark.integration
 def test_verify_fails_loudly_after_weights_are_altered(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -100,6 +102,7 @@ def test_verify_fails_loudly_after_weights_are_altered(
     assert "do not match" in err and str(mv.weights_sha256) in err
 
 
+@pytest.mark.integration
 def test_failed_gate_leaves_challenger_and_says_why(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     _build(uri, tmp_path / "a", 0.80, "build-a", min_improvement=0.05)
@@ -114,6 +117,7 @@ def test_failed_gate_leaves_challenger_and_says_why(tmp_path: Path) -> None:
     _check_invariants(uri)
 
 
+@pytest.mark.integration
 def test_threshold_gate_without_champion_sets_no_champion(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mv = _build(uri, tmp_path / "a", 0.50, "build-a", threshold=0.9)
@@ -121,6 +125,7 @@ def test_threshold_gate_without_champion_sets_no_champion(tmp_path: Path) -> Non
     assert _aliases(uri) == {"challenger": 1}
 
 
+@pytest.mark.integration
 def test_registration_is_idempotent(tmp_path: Path) -> None:
     """F11/F12: a version created before a crash (or a lost ack) is reused, never duplicated."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -157,6 +162,7 @@ def test_invalid_registry_names_rejected_before_any_run(
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.integration
 def test_deleted_champion_is_reported_clearly(tmp_path: Path) -> None:
     """F17: the champion's version deleted outside mlflowctl."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -172,6 +178,7 @@ def test_deleted_champion_is_reported_clearly(tmp_path: Path) -> None:
         promote(uri, NAME, 2)
 
 
+@pytest.mark.integration
 def test_cli_list_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     _build(uri, tmp_path / "a", 0.80, "build-a")
@@ -184,6 +191,7 @@ def test_cli_list_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["registry", "show", "nope", "--tracking-uri", uri]) == 2
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_remote_server_build_register_promote_rollback_verify(
     tmp_path: Path, mlflow_server: str, capsys: pytest.CaptureFixture[str]
@@ -193,6 +201,7 @@ def test_remote_server_build_register_promote_rollback_verify(
     assert not (tmp_path / "mlflow.db").exists()  # nothing went to a local store
 
 
+@pytest.mark.integration
 @pytest.mark.load
 @pytest.mark.slow
 def test_eight_concurrent_builds_register_contiguous_versions(tmp_path: Path) -> None:
@@ -230,6 +239,7 @@ def test_eight_concurrent_builds_register_contiguous_versions(tmp_path: Path) ->
     assert statuses == {"FINISHED"}
 
 
+@pytest.mark.integration
 def test_failed_training_is_never_registered(tmp_path: Path) -> None:
     """F3: a failed TrainingRun cannot become a version; the champion stays."""
     from mlflowctl.errors import TrainingError
@@ -245,6 +255,7 @@ def test_failed_training_is_never_registered(tmp_path: Path) -> None:
     assert [v["version"] for v in show(uri, NAME)["versions"]] == [1]
 
 
+@pytest.mark.integration
 @pytest.mark.load
 @pytest.mark.slow
 def test_promotion_storm_is_serialized_and_keeps_the_best(tmp_path: Path) -> None:

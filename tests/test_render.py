@@ -59,6 +59,7 @@ def test_filters_reject_what_is_not_a_checked_scalar_or_identifier() -> None:
             render.pyident(bad)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", FAMILIES)
 def test_family_renders_compiles_and_lints(family: str) -> None:
     bp = make_blueprint(family)

@@ -38,6 +38,7 @@ def _python(files: dict[str, str]) -> str:
     return "".join(text for rel, text in files.items() if rel.endswith(".py"))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", KIND_FAMILIES)
 def test_hostile_text_in_every_field_changes_no_code(family: str) -> None:
     allow = EngineerPolicy().import_allowlist
@@ -94,6 +95,7 @@ def test_code_that_does_not_compile_is_rejected() -> None:
         codecheck.check_project(files, files, (), lint=False)
 
 
+@pytest.mark.integration
 def test_ruff_findings_are_rejected() -> None:
     files = {"model.py": "import os\n"}
     with pytest.raises(CodegenError, match="ruff"):

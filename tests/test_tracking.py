@@ -70,6 +70,7 @@ def test_uri_credentials_move_to_env_and_are_redacted(monkeypatch: pytest.Monkey
 # ----------------------------------------------------------------------------- one run per training
 
 
+@pytest.mark.integration
 def test_tracker_logs_params_tags_epoch_metrics_and_a_pickle_free_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,6 +111,7 @@ def test_tracker_logs_params_tags_epoch_metrics_and_a_pickle_free_model(
     assert model.predict(x).shape == (2, 3)
 
 
+@pytest.mark.integration
 def test_fast_epochs_share_store_writes_and_keep_every_step(tmp_path: Path) -> None:
     uri = _uri(tmp_path)
     bp = make_blueprint()
@@ -132,6 +134,7 @@ def test_fast_epochs_share_store_writes_and_keep_every_step(tmp_path: Path) -> N
     assert sum(writes) == 40 and len(writes) <= 4, writes
 
 
+@pytest.mark.integration
 def test_exception_marks_run_failed_with_redacted_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -163,6 +166,7 @@ def _start_tracked(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], st
     return proc, line.split()[1]
 
 
+@pytest.mark.integration
 @pytest.mark.fault
 @pytest.mark.parametrize(
     ("sig", "code"),
@@ -176,6 +180,7 @@ def test_signal_marks_run_killed(tmp_path: Path, sig: int, code: int) -> None:
     assert client(_uri(tmp_path)).get_run(run_id).info.status == "KILLED"
 
 
+@pytest.mark.integration
 @pytest.mark.fault
 def test_sigkill_leaves_running_until_reaped(tmp_path: Path) -> None:
     """F1: SIGKILL leaves RUNNING; the next reap marks it KILLED; live runs are left alone."""
@@ -191,6 +196,7 @@ def test_sigkill_leaves_running_until_reaped(tmp_path: Path) -> None:
     assert reap_stale_runs(uri) == []
 
 
+@pytest.mark.integration
 def test_stale_heartbeat_from_another_host_is_reaped(tmp_path: Path) -> None:
     uri = _uri(tmp_path)
     c = client(uri)
@@ -210,6 +216,7 @@ def test_stale_heartbeat_from_another_host_is_reaped(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- store set-up
 
 
+@pytest.mark.integration
 @pytest.mark.fault
 def test_dead_server_fails_fast_with_exit_6(capsys: pytest.CaptureFixture[str]) -> None:
     """F8: nothing listens on the port -> exit 6 in <= 30 s with a clear message."""
@@ -227,6 +234,7 @@ def test_dead_server_fails_fast_with_exit_6(capsys: pytest.CaptureFixture[str]) 
     assert "pw-canary-f8" not in err
 
 
+@pytest.mark.integration
 def test_old_schema_asks_for_db_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """B28: an out-of-date schema is reported, never migrated."""
     db = tmp_path / "old.db"
@@ -244,6 +252,7 @@ def test_old_schema_asks_for_db_upgrade(tmp_path: Path, capsys: pytest.CaptureFi
         )
 
 
+@pytest.mark.integration
 @pytest.mark.load
 @pytest.mark.slow
 def test_eight_processes_first_touch_a_fresh_db(tmp_path: Path) -> None:
@@ -265,6 +274,7 @@ def test_eight_processes_first_touch_a_fresh_db(tmp_path: Path) -> None:
     assert client(uri).search_experiments()[0].name == "Default"
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_canary_secrets_never_reach_store_artifacts_or_output(
     tmp_path: Path,
@@ -305,6 +315,7 @@ def test_canary_secrets_never_reach_store_artifacts_or_output(
         assert not any(canary.encode() in b for b in blobs)
 
 
+@pytest.mark.integration
 def test_parent_run_nests_builds_and_closes_with_the_report(tmp_path: Path) -> None:
     from mlflowctl.mlops.runs import end_parent_run, start_parent_run
 

@@ -16,7 +16,7 @@ from blueprints import make_blueprint
 from mlflowctl.build import writer as workspace
 from mlflowctl.train import runner as train
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 
 def test_train_reports_metrics_events_and_loadable_weights(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from mlflowctl.build import writer as workspace
 from mlflowctl.errors import InterruptedRunError, TrainingError, WorkspaceError
 from mlflowctl.train import runner as train
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.integration]
 
 NAN_AT_THIRD_FORWARD = """
 

@@ -27,6 +27,7 @@ def _load(root: Path, name: str) -> Any:
     return module
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_lightning_overhead_per_step_is_at_most_twice_a_raw_loop(tmp_path: Path) -> None:
     import lightning as L

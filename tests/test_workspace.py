@@ -19,6 +19,7 @@ def _siblings(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir() if not p.name.endswith(".lock")}
 
 
+@pytest.mark.integration
 def test_build_writes_the_project_and_dry_run_writes_nothing(tmp_path: Path) -> None:
     bp = make_blueprint("mlp")
     out = tmp_path / "b"
@@ -34,6 +35,7 @@ def test_build_writes_the_project_and_dry_run_writes_nothing(tmp_path: Path) -> 
     assert reopened.approach == "main" and reopened.blueprint_id == "bp-0123456789ab"
 
 
+@pytest.mark.integration
 def test_existing_folder_needs_force(tmp_path: Path) -> None:
     bp = make_blueprint("mlp")
     out = tmp_path / "b"
@@ -48,6 +50,7 @@ def test_existing_folder_needs_force(tmp_path: Path) -> None:
     assert _siblings(tmp_path) == {"b"}
 
 
+@pytest.mark.integration
 def test_failed_write_leaves_no_half_written_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,6 +81,7 @@ def test_failed_write_leaves_no_half_written_folder(
     assert (out / "model.py").read_text() == before and _siblings(tmp_path) == {"b"}
 
 
+@pytest.mark.integration
 def test_second_writer_gets_a_lock_error(tmp_path: Path) -> None:
     bp = make_blueprint("mlp")
     out = tmp_path / "b"
@@ -87,6 +91,7 @@ def test_second_writer_gets_a_lock_error(tmp_path: Path) -> None:
     assert info.value.exit_code == 7 and not out.exists()
 
 
+@pytest.mark.integration
 def test_data_file_must_exist_and_becomes_absolute(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,8 @@ the architect's prompt-only path imports it.
 
 from __future__ import annotations
 
-from mlflowctl.data.loaded import LoadedData, load
+from mlflowctl.data.loaded import LoadedData
+from mlflowctl.data.loaders import load
 from mlflowctl.data.profile import profile
 from mlflowctl.data.sources import (
     BUILTINS,

@@ -43,19 +43,14 @@ def _columns_line(columns: list[str]) -> str:
 
 def load_file(ref: DataSourceRef, target: str | None, *, require_target: bool) -> LoadedData:
     path = Path(ref.path or ref.text)
-    digest = _checked_sha256(path, ref.text)
-    if ref.suffix == ".npz":
-        from mlflowctl.data.npz import load_npz
-
-        data = load_npz(path, ref.text, target)
-    else:
-        frame = _read_table(path, ref.text, ref.suffix)
-        data = _from_frame(frame, ref.text, target, require_target=require_target)
+    digest = checked_sha256(path, ref.text)
+    frame = _read_table(path, ref.text, ref.suffix)
+    data = _from_frame(frame, ref.text, target, require_target=require_target)
     data.sha256 = digest
     return data
 
 
-def _checked_sha256(path: Path, label: str) -> str:
+def checked_sha256(path: Path, label: str) -> str:
     """Hash the file's bytes, turning every way of failing to read it into a named DataError."""
     try:
         if not path.is_file():

@@ -1,4 +1,4 @@
-"""The in-memory form of a data source, and the one ``load`` entry point.
+"""The in-memory form of a data source (``load`` itself is in ``loaders``).
 
 ``LoadedData`` is what every consumer needs to reason about a data set (the profiler, the
 benchmark baselines): arrays in the dtypes models want (float32 inputs; int64 class indices or
@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlflowctl.data.sources import DataKind, DataSourceRef, SourceKind, TaskHint, parse_source
+from mlflowctl.data.sources import DataKind, SourceKind, TaskHint
 
 if TYPE_CHECKING:
     import numpy as np
@@ -114,22 +114,3 @@ def arrays_sha256(*arrays: Any) -> str:
         digest.update(f"{a.dtype.str}{a.shape};".encode())
         digest.update(a.tobytes())
     return digest.hexdigest()
-
-
-def load(source: str | DataSourceRef, target: str | None = None) -> LoadedData:
-    """Load a source into memory; raises ``DataError`` (one line naming the file/flag + a hint)."""
-    return load_ref(source, target, require_target=True)
-
-
-def load_ref(
-    source: str | DataSourceRef, target: str | None, *, require_target: bool
-) -> LoadedData:
-    """``load`` with the profiler's leniency: a table may come without a target to be inspected."""
-    ref = parse_source(source) if isinstance(source, str) else source
-    if ref.kind == "builtin":
-        from mlflowctl.data.bundled import load_builtin
-
-        return load_builtin(ref, target)
-    from mlflowctl.data.files import load_file
-
-    return load_file(ref, target, require_target=require_target)

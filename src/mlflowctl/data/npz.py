@@ -9,13 +9,22 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlflowctl.data.files import target_of
+from mlflowctl.data.files import checked_sha256, target_of
 from mlflowctl.data.loaded import LoadedData
 from mlflowctl.data.timeseries import fill_series
 from mlflowctl.errors import DataError
 
 if TYPE_CHECKING:
-    from mlflowctl.data.sources import DataKind
+    from mlflowctl.data.sources import DataKind, DataSourceRef
+
+
+def load_npz_source(ref: DataSourceRef, target: str | None) -> LoadedData:
+    """An NPZ ``--data`` file, with the sha256 of its bytes (checked like any data file)."""
+    path = Path(ref.path or ref.text)
+    digest = checked_sha256(path, ref.text)
+    data = load_npz(path, ref.text, target)
+    data.sha256 = digest
+    return data
 
 
 def load_npz(path: Path, label: str, target: str | None) -> LoadedData:

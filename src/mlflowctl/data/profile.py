@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlflowctl.data.loaded import load_ref
+from mlflowctl.data.loaders import load_ref
 
 if TYPE_CHECKING:
     from mlflowctl.blueprint.model import DataProfile
