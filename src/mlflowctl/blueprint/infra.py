@@ -29,12 +29,36 @@ from mlflowctl.blueprint.types import (
 # --------------------------------------------------------------------------- infrastructure
 
 
+#: the only ``mlflowctl.*`` tags a blueprint may carry: descriptive ones the architect writes
+#: (mlflowctl writes the run-state and audit tags itself, after the blueprint's, X5)
+DESCRIPTIVE_TAGS = frozenset({"mlflowctl.task", "mlflowctl.family"})
+_RESERVED_TAG_PREFIXES = ("mlflow.", "mlflowctl.")
+
+
+def reserved_tag(key: str) -> bool:
+    """True for a tag key a blueprint may not set: ``mlflow.*`` and mlflowctl's own tags."""
+    low = key.lower()
+    return low.startswith(_RESERVED_TAG_PREFIXES) and low not in DESCRIPTIVE_TAGS
+
+
 class TrackingSpec(Strict):
     experiment_name: ExperimentName
     tags: dict[TagKey, ShortText] = Field(default_factory=dict, max_length=50)
     metrics: list[MetricName] = Field(min_length=1, max_length=32)
     #: metrics are logged in one batch per epoch, never per step
     log_every: Literal["epoch"] = "epoch"
+
+    @field_validator("tags")
+    @classmethod
+    def _no_system_tags(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if reserved_tag(key):
+                raise ValueError(
+                    f"tag {key!r} is reserved: mlflow.* and mlflowctl's run-state and audit tags "
+                    f"are written by mlflowctl (allowed mlflowctl tags: "
+                    f"{', '.join(sorted(DESCRIPTIVE_TAGS))})"
+                )
+        return v
 
 
 class CheckpointSpec(Strict):

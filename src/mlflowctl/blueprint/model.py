@@ -287,19 +287,11 @@ class Blueprint(Strict):
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "<blueprint>") -> Blueprint:
         """Parse and validate; every problem becomes one ``BlueprintError`` naming the field."""
-        import yaml
-
+        from mlflowctl.blueprint.loading import check_size, parse_yaml
         from mlflowctl.errors import BlueprintError
 
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        try:
-            data = yaml.load(text, Loader=loader)  # a safe loader (C if available)
-        except yaml.YAMLError as exc:
-            raise BlueprintError(
-                f"not valid YAML: {str(exc).splitlines()[0]}",
-                hint="blueprints are written by `mlflowctl design -o FILE`",
-                location=source,
-            ) from None
+        check_size(len(text.encode("utf-8", "surrogatepass")), source)
+        data = parse_yaml(text, source)
         if not isinstance(data, dict):
             raise BlueprintError(
                 "a blueprint must be a mapping",
@@ -310,21 +302,27 @@ class Blueprint(Strict):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "<blueprint>") -> Blueprint:
+        """Validate plain data as read from a file: no strings where numbers belong."""
         from pydantic import ValidationError
 
+        from mlflowctl.blueprint.loading import refuse_strings_for_numbers
         from mlflowctl.errors import BlueprintError
 
         try:
-            return cls.model_validate(data)
+            bp = cls.model_validate(data)
         except ValidationError as exc:
             raise BlueprintError.from_validation(exc, source=source) from None
+        refuse_strings_for_numbers(data, bp.model_dump(), source)
+        return bp
 
     @classmethod
     def load(cls, path: str | Path) -> Blueprint:
+        from mlflowctl.blueprint.loading import check_size, parse_json
         from mlflowctl.errors import BlueprintError
 
         p = Path(path)
         try:
+            check_size(p.stat().st_size, str(p))
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise BlueprintError(
@@ -335,12 +333,7 @@ class Blueprint(Strict):
         except (OSError, UnicodeDecodeError) as exc:
             raise BlueprintError(f"cannot read blueprint: {exc}", location=str(p)) from None
         if p.suffix.lower() == ".json":
-            import json
-
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise BlueprintError(f"not valid JSON: {exc}", location=str(p)) from None
+            data = parse_json(text, str(p))
             if not isinstance(data, dict):
                 raise BlueprintError("a blueprint must be a JSON object", location=str(p))
             return cls.from_dict(data, source=str(p))

@@ -99,8 +99,21 @@ ShortText = Annotated[str, StringConstraints(max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=4000)]
 #: MLflow tag/param keys: letters, digits, _ - . / and space are MLflow's rule; we keep it stricter
 TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/]{1,250}$")]
-#: experiment names: printable, no control characters
-ExperimentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-/ ]{1,200}$")]
+
+
+def _not_a_path_step(v: str) -> str:
+    if v in (".", ".."):
+        raise ValueError(f"experiment name {v!r} is a path step; use letters, digits, - _ .")
+    return v
+
+
+#: experiment names: one safe path component (MLflow derives the artifact folder from it, X6):
+#: letters, digits, ``-``, ``_``, ``.``; no ``/``, no space, not ``.`` or ``..``
+ExperimentName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,128}$"),
+    AfterValidator(_not_a_path_step),
+]
 #: registered model names: MLflow forbids '/', ':', '%', '..' and control chars; a safe set
 ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")]
 #: alias names: MLflow rejects ``latest`` and ``v<digits>``; checked in RegistrySpec
