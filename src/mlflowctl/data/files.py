@@ -289,7 +289,6 @@ def _tabular(frame: Any, label: str, target: str, dtypes: dict[str, str]) -> Loa
         notes.append(f"dropped {unlabeled} rows with no {target!r} value")
     if len(frame) == 0:
         raise DataError(f"target {target!r} is empty", hint="check the file", location=label)
-    _enough_rows(len(frame), label, f"labelled rows (non-empty {target!r})")
     y, class_names, task = target_of(frame[target], label)
     X, names, feature_notes = _features(frame.drop(columns=[target]))
     if X.shape[1] == 0:
@@ -298,6 +297,7 @@ def _tabular(frame: Any, label: str, target: str, dtypes: dict[str, str]) -> Loa
             hint="features must be numeric, boolean or low-cardinality text",
             location=label,
         )
+    _enough_rows(len(frame), label, f"labelled rows (non-empty {target!r})")
     import numpy as np
 
     _finite_columns(X, names, label)
