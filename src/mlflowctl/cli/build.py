@@ -110,6 +110,18 @@ def build(
         validate_registry_spec(bp.approach(approach).infrastructure.registry)
         resolve_uri(tracking_uri)
     root = out or workspace.default_out(bp, approach)
+    from mlflowctl.blueprint.preflight import preflight
+
+    unhonoured = preflight(
+        bp,
+        approach,
+        data=data,
+        accelerator=accelerator,
+        train=not (dry_run or no_train),
+        project_root=root.absolute() if resume else None,
+    )
+    for line in unhonoured:
+        console.warn(line)
     if resume:
         project = workspace.open_project(root)
         console.status(f"build: resuming {project.root}")
@@ -150,6 +162,7 @@ def build(
                 f"{version.reason}"
             )
     summary = _summary(project, run, dry_run)
+    summary["unhonoured"] = unhonoured
     if version is not None:
         summary.update(
             model_name=version.name,

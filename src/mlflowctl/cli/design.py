@@ -79,8 +79,8 @@ def design(
         raise InvalidInputError(
             f"unknown format {fmt!r}", hint="use yaml, json or md", location="--format"
         )
-    if as_json:
-        fmt = "json"
+    if as_json and output is None:
+        fmt = "json"  # the blueprint itself is the JSON on stdout
     if not prompt.strip():
         raise InvalidInputError(
             "the prompt is empty",
@@ -118,6 +118,18 @@ def design(
             f"wrote {output}: {rec.name} ({rec.model.family}, "
             f"{rec.model.parameter_count:,} parameters) recommended of {len(bp.approaches)}"
         )
+        if as_json:  # the file holds ``fmt``; stdout gets a JSON summary
+            console.print_json(
+                {
+                    "output": str(output),
+                    "format": fmt,
+                    "blueprint_id": bp.provenance.blueprint_id,
+                    "recommended": rec.name,
+                    "family": rec.model.family,
+                    "parameter_count": rec.model.parameter_count,
+                    "approaches": [a.name for a in bp.approaches],
+                }
+            )
         return
     if fmt == "md":
         console.markdown(text)

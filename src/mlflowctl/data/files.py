@@ -182,6 +182,16 @@ def _series_from_frame(
             hint="aggregate to one row per date first",
             location=label,
         )
+    _enough_rows(len(values), label, "series values")
+    import numpy as np
+
+    if np.isinf(values.astype(np.float64)).any():
+        raise DataError(
+            f"series column {column!r} holds infinite values (+inf/-inf) in "
+            f"{int(np.isinf(values.astype(np.float64)).sum())} rows",
+            hint="replace them with finite numbers or leave the cells empty (gaps are filled)",
+            location=label,
+        )
     series, missing = fill_series(values, index)
     freq = frequency_of(index)
     notes = [f"series {column!r} indexed by {date_col!r}"]
@@ -282,7 +292,17 @@ def _tabular(frame: Any, label: str, target: str, dtypes: dict[str, str]) -> Loa
             hint="features must be numeric, boolean or low-cardinality text",
             location=label,
         )
+    _enough_rows(len(frame), label, f"labelled rows (non-empty {target!r})")
     import numpy as np
+
+    _finite_columns(X, names, label)
+    if task == "regression" and np.isinf(y).any():
+        raise DataError(
+            f"target column {target!r} holds infinite values (+inf/-inf) in "
+            f"{int(np.isinf(y).sum())} rows",
+            hint="drop or fix those rows; only finite numbers (or empty cells) can be learned",
+            location=label,
+        )
 
     missing = int(np.isnan(X).sum())
     if missing:
@@ -308,6 +328,8 @@ def _untargeted(frame: Any, label: str, dtypes: dict[str, str]) -> LoadedData:
     import numpy as np
 
     X, names, notes = _features(frame)
+    _enough_rows(len(frame), label, "rows")
+    _finite_columns(X, names, label)
     return LoadedData(
         source=label,
         source_kind="file",
@@ -320,3 +342,33 @@ def _untargeted(frame: Any, label: str, dtypes: dict[str, str]) -> LoadedData:
         missing_values=int(np.isnan(X).sum()),
         notes=["no --target given: the task is not known yet", *notes],
     )
+
+
+#: the fewest rows (or series values) a train / validation / test split can be made from (X17)
+MIN_ROWS = 10
+
+
+def _enough_rows(n: int, label: str, what: str) -> None:
+    if n < MIN_ROWS:
+        raise DataError(
+            f"data has {n} {what}; training needs at least {MIN_ROWS} "
+            "(train, validation and test splits each need rows)",
+            hint="use a larger data file",
+            location=label,
+        )
+
+
+def _finite_columns(X: Any, names: list[str], label: str) -> None:
+    """+inf/-inf in a feature is an error naming the column (NaN is a missing value, imputed)."""
+    import numpy as np
+
+    bad = np.isinf(X).any(axis=0)
+    if bad.any():
+        columns = [names[i] for i in np.flatnonzero(bad)]
+        rows = int(np.isinf(X).any(axis=1).sum())
+        raise DataError(
+            f"feature column(s) {_columns_line(columns)} hold infinite values (+inf/-inf) in "
+            f"{rows} rows",
+            hint="replace them with finite numbers or leave the cells empty (NaN is imputed)",
+            location=label,
+        )

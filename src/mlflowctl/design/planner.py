@@ -28,7 +28,7 @@ from mlflowctl.design.catalog import (
     tcn,
 )
 from mlflowctl.design.catalog import transformer as tf_catalog
-from mlflowctl.design.catalog.tradeoffs import RATIONALE, TITLES, tradeoffs
+from mlflowctl.design.catalog.tradeoffs import TITLES, rationale, tradeoffs
 from mlflowctl.design.critic import (
     MAXIMIZE,
     default_lookback,
@@ -162,7 +162,9 @@ def _choices(req: Requirements) -> tuple[list[str], str]:
     if first is None:
         first = "lstm" if c.tbptt else "gru"
     why = {
-        "lstm": "an LSTM carries state across chunks, which truncated BPTT needs",
+        "lstm": "an LSTM carries state across chunks, which truncated BPTT needs"
+        if c.tbptt
+        else "an LSTM was asked for; its gated cell state keeps long memory",
         "gru": "a GRU is a small, fast recurrent forecaster that suits short series",
         "tcn": "a TCN was asked for; its dilations cover the window in parallel",
         "transformer": "a transformer was asked for",
@@ -250,6 +252,9 @@ def plan(
             skipped.append(exc)
             continue
         n = count_params(params, io)
+        train = training(family, params, io, req, profile, policy, low)
+        chunk = train["tbptt"].get("chunk_length") if train["tbptt"].get("enabled") else None
+        memory = params.memory_tokens if isinstance(params, TransformerParams) else 0
         drafts.append(
             ApproachDraft.model_validate(
                 {
@@ -258,10 +263,10 @@ def plan(
                     "overview": f"{TITLES[family]} with {n:,} parameters for {req.task} on "
                     f"{req.modality} data.",
                     "model": {"params": params.model_dump(), "lookback": lookback},
-                    "training": training(family, params, io, req, profile, policy, low),
+                    "training": train,
                     "infrastructure": infra,
-                    "tradeoffs": tradeoffs(family, scale),
-                    "rationale": RATIONALE[family],
+                    "tradeoffs": tradeoffs(family, scale, tbptt_chunk=chunk),
+                    "rationale": rationale(family, tbptt_chunk=chunk, memory_tokens=memory),
                 }
             )
         )

@@ -204,7 +204,9 @@ class Tracker:
 
     def _tags(self) -> dict[str, str]:
         bp = self.blueprint
-        tags: dict[str, str] = {
+        # the blueprint's descriptive tags first: every system tag below overrides them (X5)
+        tags: dict[str, str] = dict(self.approach.infrastructure.tracking.tags)
+        tags |= {
             "mlflowctl.blueprint_id": bp.provenance.blueprint_id,
             TAG_BUILD: self.build_id,
             "mlflowctl.version": __version__,
@@ -219,7 +221,6 @@ class Tracker:
             tags["mlflow.source.git.commit"] = commit
         if self.parent_run_id:
             tags["mlflow.parentRunId"] = self.parent_run_id
-        tags.update(self.approach.infrastructure.tracking.tags)
         tags.update(self.extra_tags)
         return {k: redact(v) for k, v in tags.items()}
 

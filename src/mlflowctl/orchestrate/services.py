@@ -71,8 +71,14 @@ def render(
     dry_run: bool = False,
 ) -> RenderedProject:
     """Write the project (or reopen it for ``resume``)."""
+    from mlflowctl import console
+    from mlflowctl.blueprint.preflight import preflight
     from mlflowctl.build import writer as workspace
 
+    for line in preflight(
+        blueprint, approach, data=data, train=not dry_run, project_root=out if resume else None
+    ):
+        console.warn(line)
     if resume:
         return workspace.open_project(out)
     return workspace.build(

@@ -18,14 +18,13 @@ RATIONALE = {
     "data of this size; dropout and weight decay keep it from memorising small tables.",
     "cnn": "Residual 3x3 convolutions share weights across positions, so a few tens of thousands "
     "of parameters learn strokes and shapes that a dense model must learn per pixel.",
-    "lstm": "Gated recurrence keeps a cell state across long windows; with truncated BPTT the "
-    "state flows across chunks while gradients stay bounded and memory stays flat.",
+    "lstm": "Gated recurrence keeps a cell state across long windows.",
     "gru": "Two gates instead of three: fewer parameters and faster steps than an LSTM, with "
     "similar accuracy on short univariate series.",
     "tcn": "Dilated causal convolutions see the whole window in parallel: fast to train, stable "
     "gradients, and a receptive field set by depth rather than by recurrence.",
-    "transformer": "Self-attention relates every step to every other; learned memory tokens "
-    "(when enabled) carry context across chunks. Scales best with parameters and data.",
+    "transformer": "Self-attention relates every step to every other. Scales best with parameters "
+    "and data.",
 }
 
 #: aspect -> (rating, note) per family
@@ -46,7 +45,7 @@ _TABLE: dict[str, dict[str, tuple[str, str]]] = {
         "accuracy": ("high", "strong on long-memory series"),
         "training_cost": ("medium", "sequential over time steps"),
         "inference_latency": ("medium", "one step per input step"),
-        "memory": ("low", "TBPTT bounds activation memory by the chunk length"),
+        "memory": ("medium", "activations kept for every step of the window"),
     },
     "gru": {
         "accuracy": ("medium", "close to LSTM on short series"),
@@ -69,11 +68,36 @@ _TABLE: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-def tradeoffs(family: str, scale: str = "base") -> list[dict[str, Any]]:
+def rationale(family: str, *, tbptt_chunk: int | None = None, memory_tokens: int = 0) -> str:
+    """The family's rationale, saying only what this approach's settings do (issue 12.3).
+
+    ``tbptt_chunk`` is the TBPTT chunk length when truncated BPTT is on, else None.
+    """
+    text = RATIONALE[family]
+    if family == "transformer" and memory_tokens:
+        carry = " carried across chunks" if tbptt_chunk else ""
+        text += f" {memory_tokens} learned memory tokens hold context{carry}."
+    if tbptt_chunk:
+        text += (
+            f" Truncated BPTT in chunks of {tbptt_chunk} steps keeps gradients bounded and "
+            "activation memory flat."
+        )
+    elif family in ("lstm", "gru"):
+        text += " Gradients flow back through the whole window (no truncation)."
+    return text
+
+
+def tradeoffs(
+    family: str, scale: str = "base", *, tbptt_chunk: int | None = None
+) -> list[dict[str, Any]]:
     rows = [
         {"aspect": aspect, "rating": rating, "note": note}
         for aspect, (rating, note) in _TABLE[family].items()
     ]
+    if tbptt_chunk and family in ("lstm", "gru", "transformer"):
+        note = f"TBPTT bounds activation memory by the chunk length ({tbptt_chunk} steps)"
+        rows = [r for r in rows if r["aspect"] != "memory"]
+        rows.append({"aspect": "memory", "rating": "low", "note": note})
     if scale != "base":
         cost = "low" if scale == "small" else "high"
         rows.append({"aspect": "memory", "rating": cost, "note": f"{scale} variant of the family"})

@@ -1,0 +1,133 @@
+"""Pure checks on one approach that need no data and no device: what a build cannot honour yet,
+and how much memory training it takes.
+
+Nothing here imports torch, pandas or mlflow: ``build --dry-run`` and the offline architect use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlflowctl.blueprint.families import (
+    CNNParams,
+    MLPParams,
+    RNNParams,
+    TCNParams,
+    TransformerParams,
+)
+from mlflowctl.blueprint.model import Approach
+
+#: bytes per parameter while training with Adam in fp32: weights 4 + gradients 4 + moments 8
+BYTES_PER_PARAM = 16
+#: bytes per kept activation element: its fp32 value in the forward pass and its gradient
+BYTES_PER_ACTIVATION = 8
+
+
+def unhonoured_fields(approach: Approach) -> list[str]:
+    """Blueprint settings the rendered project does not execute yet, one line each (issue 12.3).
+
+    Each line names the field and what the build does instead, e.g.
+    ``training.distributed (ddp x4) is not rendered yet: the project trains on 1 device``.
+    """
+    out: list[str] = []
+    t = approach.training
+    d = t.distributed
+    if d.strategy != "none" or d.devices > 1 or d.num_nodes > 1:
+        nodes = f" on {d.num_nodes} nodes" if d.num_nodes > 1 else ""
+        out.append(
+            f"training.distributed ({d.strategy} x{d.devices}{nodes}) is not rendered yet: "
+            "the project trains on 1 device"
+        )
+    if d.gradient_accumulation > 1:
+        out.append(
+            f"training.distributed.gradient_accumulation ({d.gradient_accumulation}) is not "
+            "rendered yet: every batch is one optimizer step"
+        )
+    if t.compile:
+        out.append("training.compile (true) is not rendered yet: the model runs uncompiled")
+    s = t.search_space
+    if s.enabled:
+        out.append(
+            f"training.search_space ({s.method}, {s.n_trials} trials) is not rendered yet: "
+            "the project trains the blueprint's hyper-parameters once"
+        )
+    m = approach.infrastructure.monitoring
+    out.append(
+        f"infrastructure.monitoring ({m.drift_metric} drift on {len(m.features)} features, "
+        f"live {m.performance_metric}) is not rendered yet: nothing watches the deployed model"
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Training memory of one approach: parameters with gradients and Adam state, activations."""
+
+    parameters: int
+    batch_size: int
+    activations_per_sample: int
+
+    @property
+    def state_bytes(self) -> int:
+        return self.parameters * BYTES_PER_PARAM
+
+    @property
+    def activation_bytes(self) -> int:
+        return self.batch_size * self.activations_per_sample * BYTES_PER_ACTIVATION
+
+    @property
+    def total_bytes(self) -> int:
+        return self.state_bytes + self.activation_bytes
+
+    def line(self) -> str:
+        return (
+            f"{gib(self.total_bytes)} = {self.parameters:,} params x {BYTES_PER_PARAM} B "
+            f"(weights, grads, Adam) + batch {self.batch_size} x "
+            f"{self.activations_per_sample:,} activations x {BYTES_PER_ACTIVATION} B"
+        )
+
+
+def gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def activations_per_sample(approach: Approach) -> int:
+    """Activation elements one sample keeps for the backward pass (a family-wise estimate)."""
+    p = approach.model.params
+    shape = list(approach.model.input.shape)
+    out = approach.model.output.dim
+    inputs = 1
+    for n in shape:
+        inputs *= n
+    steps = shape[0] if len(shape) == 2 else 1  # sequences: [lookback, n_features]
+    if isinstance(p, MLPParams):
+        # linear output, norm, activation, dropout mask per hidden unit
+        return inputs + 4 * sum(p.hidden) + out
+    if isinstance(p, CNNParams):
+        height, width = (shape[1], shape[2]) if len(shape) == 3 else (1, 1)
+        total = inputs + 3 * p.channels[0] * height * width  # stem conv, BN, ReLU
+        for i, c in enumerate(p.channels):
+            if i:
+                height, width = max(1, (height + 1) // 2), max(1, (width + 1) // 2)
+            # two convs, two BNs, two ReLUs and the residual sum per block
+            total += 7 * p.blocks_per_stage * c * height * width
+        return total + p.channels[-1] + out
+    if isinstance(p, RNNParams):
+        gates = 4 if p.family == "lstm" else 3
+        # gate pre-activations, activations and the states per step and layer
+        return inputs + steps * p.layers * p.hidden * (2 * gates + 2) + steps * out
+    if isinstance(p, TCNParams):
+        # two convs, two ReLUs, two dropouts and the sum per block and step
+        return inputs + 7 * steps * sum(p.channels) + out
+    assert isinstance(p, TransformerParams)
+    seq = steps + p.memory_tokens
+    per_layer = seq * (10 * p.d_model + 3 * p.ff_dim) + 2 * p.heads * seq * seq
+    return inputs + seq * p.d_model * 2 + p.layers * per_layer + out
+
+
+def memory_estimate(approach: Approach) -> MemoryEstimate:
+    return MemoryEstimate(
+        parameters=approach.model.parameter_count,
+        batch_size=approach.training.batch_size,
+        activations_per_sample=activations_per_sample(approach),
+    )

@@ -1,0 +1,113 @@
+"""The inputs of a design: provenance, what the prompt asked for, what the data looks like."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from mlflowctl.blueprint.types import (
+    AgentName,
+    ColumnName,
+    DataKind,
+    DataSource,
+    Family,
+    FiniteFloat,
+    Hardware,
+    Modality,
+    PosInt,
+    Sha256,
+    ShortText,
+    SourceKind,
+    Strict,
+    Task,
+)
+
+# --------------------------------------------------------------------------- provenance
+
+
+class AgentRef(Strict):
+    """The agent spec that produced a part of the blueprint."""
+
+    name: AgentName
+    sha256: Sha256
+
+
+class Provenance(Strict):
+    blueprint_id: Annotated[str, StringConstraints(pattern=r"^bp-[0-9a-f]{12}$")]
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    created_at: datetime
+    tool_version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z.+\-]{1,40}$")]
+    agent: AgentRef
+    #: ``offline`` or ``openai:MODEL`` / ``anthropic:MODEL``
+    backend: Annotated[str, StringConstraints(pattern=r"^[a-z]+(:[A-Za-z0-9_.:\-/]{1,100})?$")]
+
+
+# --------------------------------------------------------------------------- requirements
+
+
+class Constraints(Strict):
+    """What the prompt asked for, read by the architect."""
+
+    param_budget: Annotated[int, Field(ge=1, le=100_000_000_000)] | None = None
+    #: ``max``: "under 5,000 parameters"; ``target``: "a 14M parameter model"
+    param_budget_kind: Literal["max", "target"] | None = None
+    latency_ms: Annotated[FiniteFloat, Field(gt=0, le=3_600_000)] | None = None
+    latency_device: Literal["cpu", "gpu"] | None = None
+    horizon: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    memory_gb: Annotated[FiniteFloat, Field(gt=0, le=100_000)] | None = None
+    hardware: Hardware | None = None
+    tbptt: bool = False
+    distributed: bool = False
+    hyperparameter_search: bool = False
+    memory_based: bool = False
+    named_architectures: list[Family] = Field(default_factory=list, max_length=6)
+
+
+class Requirements(Strict):
+    task: Task
+    modality: Modality
+    data_source: DataSource | None = None
+    target: ColumnName | None = None
+    constraints: Constraints = Field(default_factory=Constraints)
+    summary: ShortText = ""
+
+
+# --------------------------------------------------------------------------- data profile
+
+
+class ClassCount(Strict):
+    label: Annotated[str, StringConstraints(max_length=200)]
+    count: Annotated[int, Field(ge=0)]
+
+
+class DataProfile(Strict):
+    """What the read-only inspection of the data found."""
+
+    source: DataSource
+    source_kind: SourceKind
+    kind: DataKind
+    sha256: Sha256 | None = None
+    n_rows: Annotated[int, Field(ge=0, le=10**12)]
+    n_features: Annotated[int, Field(ge=0, le=10**7)]
+    feature_names: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+        default_factory=list, max_length=10_000
+    )
+    dtypes: dict[Annotated[str, StringConstraints(max_length=200)], ShortText] = Field(
+        default_factory=dict
+    )
+    target: ColumnName | None = None
+    target_dtype: ShortText | None = None
+    n_classes: Annotated[int, Field(ge=2, le=100_000)] | None = None
+    class_counts: list[ClassCount] = Field(default_factory=list, max_length=100_000)
+    #: largest class count over smallest
+    imbalance_ratio: Annotated[FiniteFloat, Field(ge=1)] | None = None
+    missing_values: Annotated[int, Field(ge=0)] = 0
+    #: (channels, height, width) for image data
+    image_shape: tuple[PosInt, PosInt, PosInt] | None = None
+    series_length: Annotated[int, Field(ge=1)] | None = None
+    #: pandas-style frequency string: A, Q, M, W, D, H ...
+    frequency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-]{1,12}$")] | None = None
+    seasonal_period: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    notes: list[ShortText] = Field(default_factory=list, max_length=50)
