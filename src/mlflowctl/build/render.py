@@ -17,7 +17,9 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND, Approach, Blueprint
+from mlflowctl.blueprint import metrics
+from mlflowctl.blueprint.model import Approach, Blueprint
+from mlflowctl.design.catalog import family as family_spec
 from mlflowctl.errors import BlueprintError, CodegenError
 from mlflowctl.specs.policy import EngineerPolicy
 
@@ -31,13 +33,10 @@ TEMPLATE_FILES: dict[str, str] = {
     "requirements.txt": "_common/requirements.txt.j2",
     ".claude/tasks/ml-engineer-tasks.md": "_common/tasks.md.j2",
 }
-#: validation metrics each task logs; a monitor outside these falls back to val_loss
+#: validation metrics each task logs (the metrics table); a monitor outside these -> val_loss
 VAL_METRICS: dict[str, tuple[str, ...]] = {
-    "classification": ("val_loss", "val_accuracy", "val_f1_macro"),
-    "regression": ("val_loss", "val_rmse", "val_mae", "val_r2"),
-    "forecasting": ("val_loss", "val_mae", "val_rmse", "val_mase"),
+    task: tuple(metrics.names(task, stage="val")) for task in metrics.TASKS
 }
-_MAXIMIZE = ("val_accuracy", "val_f1_macro", "val_r2")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,79}$")
 _BUILTIN = re.compile(r"^(sklearn|statsmodels):")
@@ -181,7 +180,7 @@ def project_config(
     ckpt_monitor = approach.infrastructure.checkpointing.monitor
     if ckpt_monitor not in VAL_METRICS[task]:
         ckpt_monitor = monitor
-    sequence = model.family in ("lstm", "gru", "transformer", "tcn")
+    sequence = family_spec(model.family).sequence
     clip = training.gradient_clip_val or (
         policy.gradient_clip_sequence if sequence else policy.gradient_clip_default
     )
@@ -218,7 +217,7 @@ def project_config(
             "early_stopping": {
                 "enabled": training.early_stopping.enabled,
                 "monitor": monitor,
-                "mode": "max" if monitor in _MAXIMIZE else "min",
+                "mode": metrics.mode(monitor),
                 "patience": training.early_stopping.patience,
                 "min_delta": training.early_stopping.min_delta,
             },
@@ -233,7 +232,7 @@ def project_config(
         },
         "checkpointing": {
             "monitor": ckpt_monitor,
-            "mode": "max" if ckpt_monitor in _MAXIMIZE else "min",
+            "mode": metrics.mode(ckpt_monitor),
         },
         "deterministic": policy.deterministic,
     }
@@ -256,7 +255,7 @@ def context(
         blueprint_id=blueprint.provenance.blueprint_id,
         approach=chosen.name,
         family=family,
-        template_kind=FAMILY_TEMPLATE_KIND[family],
+        template_kind=family_spec(family).template_kind,
         task=blueprint.requirements.task,
         parameter_count=chosen.model.parameter_count,
         max_epochs=chosen.training.max_epochs,

@@ -13,13 +13,11 @@ import os
 import shutil
 from pathlib import Path
 
-from mlflowctl.build import codecheck
-
-from mlflowctl.build import render
 from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND, Blueprint
+from mlflowctl.blueprint.results import RenderedProject
+from mlflowctl.build import codecheck, render
 from mlflowctl.errors import LockHeldError, WorkspaceError
 from mlflowctl.specs.policy import EngineerPolicy
-from mlflowctl.blueprint.results import RenderedProject
 
 _BUILTIN_PREFIXES = ("sklearn:", "statsmodels:")
 

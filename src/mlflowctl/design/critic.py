@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlflowctl import __version__
+from mlflowctl.blueprint import metrics as metrics_table
 from mlflowctl.blueprint.model import (
     AgentRef,
     Blueprint,
@@ -30,6 +31,7 @@ from mlflowctl.design.catalog import (
     FAMILIES_FOR_MODALITY,
     IO,
     count_params,
+    family,
     flops_per_sample,
     layer_table,
     template_kind,
@@ -39,17 +41,11 @@ from mlflowctl.design.requirements import prompt_hints, reading_notes
 from mlflowctl.errors import BlueprintError
 from mlflowctl.specs.policy import ArchitectPolicy, MlopsPolicy
 
-#: metrics the templates log per task; the gate and monitoring must pick from these
+#: metrics the templates log per task (from the one metrics table); gates and monitors pick these
 TASK_METRICS: dict[str, list[str]] = {
-    "classification": ["train_loss", "val_loss", "val_accuracy", "val_f1_macro",
-                       "test_accuracy", "test_f1_macro"],
-    "regression": ["train_loss", "val_loss", "val_rmse", "val_mae", "val_r2",
-                   "test_rmse", "test_mae", "test_r2"],
-    "forecasting": ["train_loss", "val_loss", "val_mae", "val_mase", "test_mae", "test_rmse",
-                    "test_mase", "test_smape"],
-}  # fmt: skip
-MAXIMIZE = {"val_accuracy", "val_f1_macro", "val_r2", "test_accuracy", "test_f1_macro",
-            "test_roc_auc", "test_r2"}  # fmt: skip
+    task: metrics_table.names(task) for task in metrics_table.TASKS
+}
+MAXIMIZE = metrics_table.MAXIMIZE
 #: rough sustained throughput for the latency estimate (FLOP/s, batch of one)
 _DEVICE_FLOPS = {"cpu": 2e9, "gpu": 2e11}
 _STOP = frozenset(
@@ -66,10 +62,7 @@ _STOP = frozenset(
 
 def tracked_metrics(task: str, n_outputs: int) -> list[str]:
     """What the templates log for this task; ROC AUC only for two classes."""
-    metrics = list(TASK_METRICS[task])
-    if task == "classification" and n_outputs == 2:
-        metrics.append("test_roc_auc")
-    return metrics
+    return metrics_table.names(task, n_outputs=n_outputs)
 
 
 def default_lookback(req: Requirements, profile: DataProfile | None) -> int:
@@ -176,7 +169,7 @@ def _check_approach(
     t = a.training
     if t.tbptt.enabled:
         memory = getattr(a.model.params, "memory_tokens", 0)
-        if not (fam in ("lstm", "gru") or (fam == "transformer" and memory > 0)):
+        if not (family(fam).recurrent or memory > 0):
             errors.append(
                 f"{at}.training.tbptt.enabled: truncated BPTT needs a recurrent state "
                 f"(lstm, gru, or a transformer with memory_tokens > 0), not {fam}"

@@ -24,6 +24,7 @@ from mlflowctl.design.catalog import (
     IO,
     AnyParams,
     count_params,
+    families,
     size_for_budget,
     tcn,
 )
@@ -38,8 +39,6 @@ from mlflowctl.design.draft import ApproachDraft, DesignDraft
 from mlflowctl.design.strategy import rows_of, selection_metric, training
 from mlflowctl.errors import InvalidInputError
 from mlflowctl.specs.policy import ArchitectPolicy, MlopsPolicy
-
-_RECURRENT = ("lstm", "gru")
 
 
 def _sized(
@@ -109,7 +108,7 @@ def _family_params(
         stages = max(1, min(3 if side >= 32 else 2, side.bit_length() - 2))
         default = CNNParams(channels=[base << i for i in range(stages)], dropout=0.1)
         return _sized("cnn", io, req, default, tol, stages=stages)
-    if family in _RECURRENT:
+    if family in families(recurrent=True):
         # a series of a few hundred steps overfits two layers of 64 within a few epochs:
         # sunspots test MASE 0.87-1.07 over four seeds with 2x64, 0.86-0.91 with 1x32
         short = req.task == "forecasting" and rows is not None and rows < 1000
@@ -158,7 +157,7 @@ def _choices(req: Requirements) -> tuple[list[str], str]:
         return ["transformer", "lstm", "tcn"], "a memory-augmented transformer was asked for"
     if c.param_budget and c.param_budget_kind == "target" and c.param_budget >= 1_000_000:
         return ["transformer", "lstm", "tcn"], "transformers scale best to millions of parameters"
-    first = next((f for f in named if f in ("lstm", "gru", "tcn", "transformer")), None)
+    first = next((f for f in named if f in families(sequence=True)), None)
     if first is None:
         first = "lstm" if c.tbptt else "gru"
     why = {
@@ -169,9 +168,9 @@ def _choices(req: Requirements) -> tuple[list[str], str]:
         "tcn": "a TCN was asked for; its dilations cover the window in parallel",
         "transformer": "a transformer was asked for",
     }[first]
-    rest = [f for f in ("lstm", "gru", "tcn", "transformer") if f != first]
-    if first in _RECURRENT:
-        rest = [f for f in rest if f not in _RECURRENT]
+    rest = [f for f in families(sequence=True) if f != first]
+    if first in families(recurrent=True):
+        rest = [f for f in rest if f not in families(recurrent=True)]
     return [first, *rest], why
 
 

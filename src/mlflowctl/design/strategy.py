@@ -13,11 +13,10 @@ import re
 from typing import Any
 
 from mlflowctl.blueprint.model import DataProfile, Requirements, TransformerParams
-from mlflowctl.design.catalog import IO, AnyParams, count_params
+from mlflowctl.design.catalog import IO, AnyParams, count_params, families
+from mlflowctl.design.catalog import family as catalog_family
 from mlflowctl.design.critic import MAXIMIZE, tracked_metrics
 from mlflowctl.specs.policy import ArchitectPolicy
-
-_RECURRENT = ("lstm", "gru")
 
 
 def rows_of(profile: DataProfile | None) -> int | None:
@@ -56,7 +55,7 @@ def training(
     c = req.constraints
     rows = rows_of(profile)
     n_params = count_params(params, io)
-    sequence = family in ("lstm", "gru", "tcn", "transformer")
+    sequence = catalog_family(family).sequence
     # loss
     loss: dict[str, Any] = {"name": "cross_entropy"}
     ratio = profile.imbalance_ratio if profile is not None else None
@@ -77,7 +76,7 @@ def training(
     if family == "transformer" and opt != "sgd":
         lr = min(lr, 5e-4)
     short_series = req.task == "forecasting" and rows is not None and rows < 1000
-    if family in _RECURRENT and short_series and opt != "sgd":
+    if family in families(recurrent=True) and short_series and opt != "sgd":
         lr = 3e-3  # the planner's one-layer net for short series learns faster at this rate
     weight_decay = policy.weight_decay
     if req.task == "regression" and (rows or 0) < 2000:
@@ -105,7 +104,7 @@ def training(
     # TBPTT
     tbptt: dict[str, Any] = {"enabled": False}
     memory = isinstance(params, TransformerParams) and params.memory_tokens > 0
-    if (family in _RECURRENT or memory) and (c.tbptt or io.steps >= 128):
+    if (family in families(recurrent=True) or memory) and (c.tbptt or io.steps >= 128):
         chunk = max(4, math.ceil(io.steps / 3))
         point = (
             "hidden and cell state (h, c) at every chunk boundary"
@@ -182,11 +181,11 @@ def _search(family: str, req: Requirements, metrics: list[str]) -> dict[str, Any
         {"name": "dropout", "kind": "uniform", "low": 0.0, "high": 0.5},
         {"name": "batch_size", "kind": "choice", "choices": [32, 64, 128]},
     ]
-    if family in ("mlp", "lstm", "gru"):
+    if "hidden" in catalog_family(family).params.model_fields:
         params.append({"name": "hidden", "kind": "choice", "choices": [32, 64, 128]})
     if family == "transformer":
         params.append({"name": "d_model", "kind": "choice", "choices": [32, 64, 128]})
-    if family in _RECURRENT and req.constraints.tbptt:
+    if family in families(recurrent=True) and req.constraints.tbptt:
         params.append({"name": "chunk_length", "kind": "int", "low": 4, "high": 64})
     on = req.constraints.hyperparameter_search
     metric = "val_accuracy" if req.task == "classification" else "val_loss"

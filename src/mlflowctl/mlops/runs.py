@@ -45,7 +45,14 @@ from mlflowctl.train.runner import sha256_file
 #: epochs finishing within this many seconds share one store write
 _COALESCE_S = 1.0
 
-__all__ = ["Tracker", "flatten", "reap_stale_runs", "resolve_tracking_uri", "sha256_file"]
+__all__ = [
+    "Tracker",
+    "effective_config",
+    "flatten",
+    "reap_stale_runs",
+    "resolve_tracking_uri",
+    "sha256_file",
+]
 
 TAG_BUILD = "mlflowctl.build_id"
 TAG_MODEL_URI = "mlflowctl.model_uri"
@@ -63,6 +70,37 @@ def flatten(data: Any, prefix: str = "") -> dict[str, str]:
     text = data if isinstance(data, str) else json.dumps(data, sort_keys=True)
     out[prefix] = redact(text)[:_PARAM_MAX]
     return out
+
+
+def effective_config(root: Path, max_epochs: int | None = None) -> dict[str, Any]:
+    """The project's ``config.yaml`` as ``train.py`` will run it: after ``--max-epochs``.
+
+    These are the values that train, so they (not the blueprint's) become the run's params.
+    """
+    import yaml
+
+    from mlflowctl.errors import TrainingError
+
+    path = root / "config.yaml"
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TrainingError(
+            f"{path}: cannot read the project's config ({exc})",
+            hint="rebuild the project with --force",
+            phase="train",
+            location=str(path),
+        ) from exc
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("training"), dict):
+        raise TrainingError(
+            f"{path}: no 'training' section",
+            hint="rebuild the project with --force",
+            phase="train",
+            location=str(path),
+        )
+    if max_epochs is not None:
+        cfg["training"]["max_epochs"] = max_epochs
+    return cfg
 
 
 def _git_commit(cwd: Path) -> str | None:
@@ -93,6 +131,7 @@ class Tracker:
         parent_run_id: str | None = None,
         policy: MlopsPolicy | None = None,
         extra_tags: dict[str, str] | None = None,
+        config: dict[str, Any] | None = None,
     ) -> None:
         self.uri = tracking_uri
         self.blueprint = blueprint
@@ -102,6 +141,8 @@ class Tracker:
         self.parent_run_id = parent_run_id
         self.policy = policy or MlopsPolicy()
         self.extra_tags = dict(extra_tags or {})
+        #: the effective config.yaml of the project that trains (see ``effective_config``)
+        self.config = config
         self.run_id: str | None = None
         self.model_uri: str | None = None
         self._client: Any = None
@@ -227,14 +268,44 @@ class Tracker:
     def _log_params(self) -> None:
         from mlflow.entities import Param
 
-        params = flatten(self.approach.model_dump(mode="json", exclude={"overview", "rationale"}))
+        params = self.params()
         items = [Param(k[:250], v) for k, v in sorted(params.items())]
         for batch in _batches(items, self.policy.log_batch_size):
             self._client.log_batch(self.run_id, params=batch)
 
+    def params(self) -> dict[str, str]:
+        """What trained: the effective config.yaml flattened, plus the blueprint id.
+
+        Without a config (a run opened before any project exists) the approach stands in, and
+        a search space that was not searched is left out rather than logged as if it had been.
+        """
+        if self.config is not None:
+            params = flatten(self.config)
+        else:
+            exclude: dict[str, Any] = {"overview": True, "rationale": True}
+            if not self.approach.training.search_space.enabled:
+                exclude["training"] = {"search_space"}
+            params = flatten(self.approach.model_dump(mode="json", exclude=exclude))
+        params["blueprint_id"] = self.blueprint.provenance.blueprint_id
+        return params
+
+    def _log_started(self, event: dict[str, Any]) -> None:
+        """The device and precision train.py actually chose (config.yaml may say ``auto``)."""
+        from mlflow.entities import Param
+
+        chosen = {k: event.get(k) for k in ("accelerator", "precision")}
+        items = [Param(f"trained.{k}", str(v)) for k, v in chosen.items() if v is not None]
+        try:
+            self._client.log_batch(self.run_id, params=items)
+        except Exception as exc:  # a resumed run logs the same values again: never fatal
+            self.metric_errors.append(redact(str(exc))[:500])
+
     def on_event(self, event: dict[str, Any]) -> None:
         """Per-epoch (and test) metrics from the training subprocess: one batch per event."""
         kind = event.get("event")
+        if kind == "start" and self.run_id is not None:
+            self._log_started(event)
+            return
         if kind not in ("epoch", "test"):
             return
         step = int(event.get("epoch", 0)) if kind == "epoch" else 0

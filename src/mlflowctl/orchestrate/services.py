@@ -117,7 +117,7 @@ def train_tracked(
         return outcome
 
     from mlflowctl.mlops.registry import validate_registry_spec
-    from mlflowctl.mlops.runs import Tracker
+    from mlflowctl.mlops.runs import Tracker, effective_config
     from mlflowctl.mlops.store import prepare_store
 
     registry = approach.infrastructure.registry
@@ -139,6 +139,7 @@ def train_tracked(
         agent_digests=agent_digests(agents_dir),
         parent_run_id=parent_run_id,
         extra_tags=extra_tags,
+        config=effective_config(project.root, max_epochs),
     ) as tracker:
         assert tracker.run_id is not None
         outcome.run_id = tracker.run_id

@@ -8,57 +8,113 @@ table, so the table a person reads and the count the budget check uses cannot dr
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from mlflowctl.blueprint.model import (
-    FAMILY_TEMPLATE_KIND,
     CNNParams,
+    Family,
     LayerSpec,
     MLPParams,
     RNNParams,
     TCNParams,
     TransformerParams,
 )
-from mlflowctl.design.catalog import cnn, mlp, rnn, tcn, transformer
-from mlflowctl.design.catalog._common import IO
+from mlflowctl.design.catalog._common import IO, FamilySpec
 
 __all__ = [
     "FAMILIES",
     "IO",
+    "REGISTRY",
     "AnyParams",
+    "FamilySpec",
     "count_params",
+    "family",
     "flops_per_sample",
     "layer_table",
+    "register",
     "size_for_budget",
     "template_kind",
+    "unregister",
 ]
 
 AnyParams = MLPParams | CNNParams | RNNParams | TCNParams | TransformerParams
-FAMILIES = ("mlp", "cnn", "lstm", "gru", "tcn", "transformer")
+
+#: every family, by name: each catalog module declares its own in a ``FAMILIES`` tuple
+REGISTRY: dict[str, FamilySpec] = {}
 #: which families can read which modality (the critic's consistency check)
-FAMILIES_FOR_MODALITY: dict[str, tuple[str, ...]] = {
-    "tabular": ("mlp",),
-    "image": ("cnn", "mlp"),
-    "sequence": ("lstm", "gru", "tcn", "transformer", "mlp"),
-    "text": ("transformer", "lstm", "gru", "tcn"),
-}
+FAMILIES_FOR_MODALITY: dict[str, tuple[str, ...]] = {}
+FAMILIES: tuple[str, ...] = ()
 
 
-def template_kind(family: str) -> str:
-    return FAMILY_TEMPLATE_KIND[family]
+def register(spec: FamilySpec) -> None:
+    """Add (or replace) a family; the derived views are rebuilt so every consumer sees it."""
+    REGISTRY[spec.name] = spec
+    _rebuild()
+
+
+def unregister(name: str) -> None:
+    REGISTRY.pop(name, None)
+    _rebuild()
+
+
+def _rebuild() -> None:
+    global FAMILIES
+    FAMILIES = tuple(REGISTRY)
+    FAMILIES_FOR_MODALITY.clear()
+    for modality in ("tabular", "image", "sequence", "text"):
+        FAMILIES_FOR_MODALITY[modality] = tuple(
+            name for name, f in REGISTRY.items() if modality in f.modalities
+        )
+
+
+def _discover() -> None:
+    """Import every catalog module and register the families it declares (blueprint order)."""
+    found: list[FamilySpec] = []
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            found.extend(getattr(module, "FAMILIES", ()))
+    order = list(get_args(Family))
+    for spec in sorted(found, key=lambda f: order.index(f.name) if f.name in order else 99):
+        register(spec)
+
+
+def family(name: str) -> FamilySpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown family {name!r}; known: {', '.join(REGISTRY)}") from None
+
+
+def families(*, sequence: bool | None = None, recurrent: bool | None = None) -> tuple[str, ...]:
+    """Family names with the given flags, in registry order."""
+    return tuple(
+        name
+        for name, f in REGISTRY.items()
+        if (sequence is None or f.sequence == sequence)
+        and (recurrent is None or f.recurrent == recurrent)
+    )
+
+
+def template_kind(family_name: str) -> str:
+    return family(family_name).template_kind
+
+
+def _spec_of(params: Any) -> FamilySpec:
+    name = getattr(params, "family", None)
+    if isinstance(name, str) and name in REGISTRY:
+        return REGISTRY[name]
+    for spec in REGISTRY.values():
+        if isinstance(params, spec.params):
+            return spec
+    raise ValueError(f"no family takes {type(params).__name__}")
 
 
 def layer_table(params: AnyParams, io: IO) -> list[LayerSpec]:
-    if isinstance(params, MLPParams):
-        return mlp.layers(params, io)
-    if isinstance(params, CNNParams):
-        return cnn.layers(params, io)
-    if isinstance(params, RNNParams):
-        return rnn.layers(params, io)
-    if isinstance(params, TCNParams):
-        return tcn.layers(params, io)
-    return transformer.layers(params, io)
+    return _spec_of(params).layers(params, io)
 
 
 def count_params(params: AnyParams, io: IO) -> int:
@@ -68,30 +124,12 @@ def count_params(params: AnyParams, io: IO) -> int:
 
 def flops_per_sample(params: AnyParams, io: IO) -> int:
     """2 x the multiply-accumulates of one forward pass over one sample."""
-    if isinstance(params, MLPParams):
-        return mlp.flops(params, io)
-    if isinstance(params, CNNParams):
-        return cnn.flops(params, io)
-    if isinstance(params, RNNParams):
-        return rnn.flops(params, io)
-    if isinstance(params, TCNParams):
-        return tcn.flops(params, io)
-    return transformer.flops(params, io)
+    return _spec_of(params).flops(params, io)
 
 
-def candidates(family: str, io: IO, **opts: Any) -> Iterable[AnyParams]:
+def candidates(family_name: str, io: IO, **opts: Any) -> Iterable[AnyParams]:
     """Configurations of one family from small to large, the order sizing searches in."""
-    if family == "mlp":
-        return mlp.candidates(io, **opts)
-    if family == "cnn":
-        return cnn.candidates(io, **opts)
-    if family in ("lstm", "gru"):
-        return rnn.candidates(io, family="lstm" if family == "lstm" else "gru", **opts)
-    if family == "tcn":
-        return tcn.candidates(io, **opts)
-    if family == "transformer":
-        return transformer.candidates(io, **opts)
-    raise ValueError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    return family(family_name).candidates(io, **opts)
 
 
 def size_for_budget(
@@ -133,3 +171,6 @@ def _first(items: Iterable[AnyParams], n: int) -> Sequence[AnyParams]:
         if len(out) >= n:
             break
     return out
+
+
+_discover()

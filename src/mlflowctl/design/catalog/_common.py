@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from mlflowctl.blueprint.model import LayerSpec
 
@@ -55,3 +57,32 @@ def widths(low: int, high: int) -> list[int]:
     out += range(max(low, 132), min(high, 512) + 1, 4)
     out += range(max(low, 528), high + 1, 16)
     return out
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """Everything mlflowctl knows about one model family, declared once in its catalog module.
+
+    The catalog (counts, FLOPs, sizing), the critic (modality fit, TBPTT), the planner and the
+    renderer (template folder, sequence defaults) read these fields instead of naming families.
+    """
+
+    name: str
+    #: the family's ``*Params`` class in ``blueprint/model.py``
+    params: type[Any]
+    #: folder under ``templates/`` holding its ``model.py.j2``
+    template_kind: str
+    layers: Callable[[Any, IO], list[LayerSpec]]
+    flops: Callable[[Any, IO], int]
+    #: configurations from small to large (what budget sizing searches)
+    candidates: Callable[..., Iterable[Any]]
+    #: modalities it reads, in order of preference
+    modalities: tuple[str, ...]
+    #: reads windows of time steps (sequence defaults: gradient clipping)
+    sequence: bool = False
+    #: carries a hidden state across chunks, so truncated BPTT applies without extra memory
+    recurrent: bool = False
+
+    #: ``count_params`` = sum of the layer table
+    def count(self, params: Any, io: IO) -> int:
+        return sum(r.params for r in self.layers(params, io))

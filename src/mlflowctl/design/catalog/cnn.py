@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlflowctl.blueprint.model import CNNParams, LayerSpec
-from mlflowctl.design.catalog._common import IO, linear, row, widths
+from mlflowctl.design.catalog._common import IO, FamilySpec, linear, row, widths
 
 
 def _down(n: int) -> int:
@@ -62,3 +62,16 @@ def candidates(io: IO, *, stages: int = 2) -> Iterator[CNNParams]:
         yield CNNParams.model_construct(
             channels=[base << i for i in range(n_stages)], blocks_per_stage=1
         )
+
+
+FAMILIES = (
+    FamilySpec(
+        name="cnn",
+        params=CNNParams,
+        template_kind="cnn",
+        layers=layers,
+        flops=flops,
+        candidates=candidates,
+        modalities=("image",),
+    ),
+)

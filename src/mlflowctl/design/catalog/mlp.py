@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlflowctl.blueprint.model import LayerSpec, MLPParams
-from mlflowctl.design.catalog._common import IO, linear, row, widths
+from mlflowctl.design.catalog._common import IO, FamilySpec, linear, row, widths
 
 
 def layers(p: MLPParams, io: IO) -> list[LayerSpec]:
@@ -38,3 +38,16 @@ def candidates(io: IO, *, depth: int = 2) -> Iterator[MLPParams]:
     for w in widths(2, 8192):
         hidden = [max(1, w >> i) for i in range(depth)]
         yield MLPParams.model_construct(hidden=hidden, activation="gelu", norm="none", dropout=0.1)
+
+
+FAMILIES = (
+    FamilySpec(
+        name="mlp",
+        params=MLPParams,
+        template_kind="mlp",
+        layers=layers,
+        flops=flops,
+        candidates=candidates,
+        modalities=("tabular", "image", "sequence"),
+    ),
+)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Literal
 
 from mlflowctl.blueprint.model import LayerSpec, RNNParams
-from mlflowctl.design.catalog._common import IO, linear, row, widths
+from mlflowctl.design.catalog._common import IO, FamilySpec, linear, row, widths
 
 _GATES = {"lstm": 4, "gru": 3}
 
@@ -43,3 +44,19 @@ def candidates(io: IO, *, family: Literal["lstm", "gru"], layers: int = 2) -> It
         yield RNNParams.model_construct(
             family=family, hidden=hidden, layers=layers, dropout=0.1 if layers > 1 else 0.0
         )
+
+
+FAMILIES = tuple(
+    FamilySpec(
+        name=name,
+        params=RNNParams,
+        template_kind="rnn",
+        layers=layers,
+        flops=flops,
+        candidates=partial(candidates, family=name),
+        modalities=("sequence", "text"),
+        sequence=True,
+        recurrent=True,
+    )
+    for name in ("lstm", "gru")
+)

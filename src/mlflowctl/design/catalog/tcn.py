@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlflowctl.blueprint.model import LayerSpec, TCNParams
-from mlflowctl.design.catalog._common import IO, linear, row, widths
+from mlflowctl.design.catalog._common import IO, FamilySpec, linear, row, widths
 
 
 def receptive_field(p: TCNParams) -> int:
@@ -49,3 +49,17 @@ def candidates(io: IO, *, kernel_size: int = 3) -> Iterator[TCNParams]:
     n = blocks_for(io.steps, kernel_size)
     for width in widths(2, 2048):
         yield TCNParams.model_construct(channels=[width] * n, kernel_size=kernel_size, dropout=0.1)
+
+
+FAMILIES = (
+    FamilySpec(
+        name="tcn",
+        params=TCNParams,
+        template_kind="tcn",
+        layers=layers,
+        flops=flops,
+        candidates=candidates,
+        modalities=("sequence", "text"),
+        sequence=True,
+    ),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlflowctl.blueprint.model import LayerSpec, TransformerParams
-from mlflowctl.design.catalog._common import IO, linear, row, widths
+from mlflowctl.design.catalog._common import IO, FamilySpec, linear, row, widths
 
 
 def encoder_layer_params(d: int, ff: int) -> int:
@@ -70,3 +70,17 @@ def candidates(io: IO, *, memory_tokens: int = 0) -> Iterator[TransformerParams]
             max_len=io.steps,
             memory_tokens=memory_tokens,
         )
+
+
+FAMILIES = (
+    FamilySpec(
+        name="transformer",
+        params=TransformerParams,
+        template_kind="transformer",
+        layers=layers,
+        flops=flops,
+        candidates=candidates,
+        modalities=("sequence", "text"),
+        sequence=True,
+    ),
+)

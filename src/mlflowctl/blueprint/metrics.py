@@ -1,0 +1,113 @@
+"""The one table of metrics: every metric name, the tasks that log it, its direction and how the
+rendered project computes it. Pure data, no heavy imports.
+
+The critic (what a blueprint may gate, monitor or stop on), the planner (gate directions), the
+renderer (checkpoint/early-stopping modes, the metric functions a project carries) and the
+``MetricName`` closed set in ``blueprint/model.py`` (checked by ``tests/test_metrics_table.py``)
+all read this table; a new metric is one row here plus, if its ``compute`` is new, one function
+in ``templates/_common/metrics.py.j2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Stage = Literal["train", "val", "test"]
+MetricDirection = Literal["maximize", "minimize"]
+
+CLASSIFICATION, REGRESSION, FORECASTING = "classification", "regression", "forecasting"
+TASKS = (CLASSIFICATION, REGRESSION, FORECASTING)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One logged metric.
+
+    ``compute`` names the function of the rendered project's ``metrics.py`` that computes it
+    (the same function serves ``val_*`` and ``test_*``, so each metric is defined once);
+    ``loss`` is the training loss itself. ``binary_only``: logged only for two classes.
+    """
+
+    name: str
+    stage: Stage
+    tasks: tuple[str, ...]
+    direction: MetricDirection
+    compute: str
+    binary_only: bool = False
+
+    @property
+    def mode(self) -> Literal["min", "max"]:
+        """Lightning's ``mode`` for a monitor on this metric."""
+        return "max" if self.direction == "maximize" else "min"
+
+
+_ALL = TASKS
+_CLS = (CLASSIFICATION,)
+_REG = (REGRESSION,)
+_NUM = (REGRESSION, FORECASTING)
+_FC = (FORECASTING,)
+_UP: MetricDirection = "maximize"
+_DOWN: MetricDirection = "minimize"
+
+#: in the order a blueprint lists them (per task: the rows whose ``tasks`` include it)
+METRICS: tuple[Metric, ...] = (
+    Metric("train_loss", "train", _ALL, _DOWN, "loss"),
+    Metric("val_loss", "val", _ALL, _DOWN, "loss"),
+    Metric("val_accuracy", "val", _CLS, _UP, "accuracy"),
+    Metric("val_f1_macro", "val", _CLS, _UP, "f1_macro"),
+    Metric("val_rmse", "val", _NUM, _DOWN, "rmse"),
+    Metric("val_mae", "val", _NUM, _DOWN, "mae"),
+    Metric("val_r2", "val", _REG, _UP, "r2"),
+    Metric("val_mase", "val", _FC, _DOWN, "mase"),
+    Metric("test_accuracy", "test", _CLS, _UP, "accuracy"),
+    Metric("test_f1_macro", "test", _CLS, _UP, "f1_macro"),
+    Metric("test_roc_auc", "test", _CLS, _UP, "roc_auc", binary_only=True),
+    Metric("test_rmse", "test", _NUM, _DOWN, "rmse"),
+    Metric("test_mae", "test", _NUM, _DOWN, "mae"),
+    Metric("test_r2", "test", _REG, _UP, "r2"),
+    Metric("test_mase", "test", _FC, _DOWN, "mase"),
+    Metric("test_smape", "test", _FC, _DOWN, "smape"),
+)
+BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
+#: every metric whose larger value is better
+MAXIMIZE: frozenset[str] = frozenset(m.name for m in METRICS if m.direction == "maximize")
+
+
+def metric(name: str) -> Metric:
+    """The row of ``name``; ``KeyError`` for a name outside the table."""
+    return BY_NAME[name]
+
+
+def direction(name: str) -> MetricDirection:
+    return BY_NAME[name].direction
+
+
+def mode(name: str) -> Literal["min", "max"]:
+    return BY_NAME[name].mode
+
+
+def for_task(
+    task: str, *, n_outputs: int | None = None, stage: Stage | None = None
+) -> tuple[Metric, ...]:
+    """The metrics a project of ``task`` logs (``n_outputs``: classes; binary-only ones need 2)."""
+    return tuple(
+        m
+        for m in METRICS
+        if task in m.tasks
+        and (stage is None or m.stage == stage)
+        and (not m.binary_only or n_outputs == 2)
+    )
+
+
+def names(task: str, *, n_outputs: int | None = None, stage: Stage | None = None) -> list[str]:
+    return [m.name for m in for_task(task, n_outputs=n_outputs, stage=stage)]
+
+
+def computations(task: str, *, n_outputs: int | None = None) -> list[str]:
+    """The ``compute`` functions (besides the loss) a project of ``task`` needs, once each."""
+    out: list[str] = []
+    for m in for_task(task, n_outputs=n_outputs):
+        if m.compute != "loss" and m.compute not in out:
+            out.append(m.compute)
+    return out
