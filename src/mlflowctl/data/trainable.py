@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mlflowctl.data.loaded import load_ref
+from mlflowctl.data.loaders import load_ref
 from mlflowctl.data.sources import DataSourceRef
 from mlflowctl.errors import DataError
 
