@@ -174,16 +174,4 @@ class ModelSpec(Strict):
                 f"template_kind for family {self.family} must be "
                 f"{FAMILY_TEMPLATE_KIND[self.family]}, got {self.template_kind}"
             )
-        exact = self.recount()
-        if exact != self.parameter_count:
-            raise ValueError(
-                f"parameter_count is {self.parameter_count} but the architecture has {exact} "
-                "parameters (recomputed from params, input and output with the catalog's formula)"
-            )
         return self
-
-    def recount(self) -> int:
-        """The exact parameter count of ``params`` for this input and output (X8)."""
-        from mlflowctl.design.catalog import IO, count_params  # the catalog imports this module
-
-        return max(1, count_params(self.params, IO(tuple(self.input.shape), self.output.dim)))

@@ -110,7 +110,7 @@ def build(
         validate_registry_spec(bp.approach(approach).infrastructure.registry)
         resolve_uri(tracking_uri)
     root = out or workspace.default_out(bp, approach)
-    from mlflowctl.blueprint.preflight import preflight
+    from mlflowctl.build.preflight import preflight
 
     unhonoured = preflight(
         bp,

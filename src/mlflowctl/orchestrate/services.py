@@ -72,8 +72,8 @@ def render(
 ) -> RenderedProject:
     """Write the project (or reopen it for ``resume``)."""
     from mlflowctl import console
-    from mlflowctl.blueprint.preflight import preflight
     from mlflowctl.build import writer as workspace
+    from mlflowctl.build.preflight import preflight
 
     for line in preflight(
         blueprint, approach, data=data, train=not dry_run, project_root=out if resume else None

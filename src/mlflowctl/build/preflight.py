@@ -36,6 +36,7 @@ def preflight(
 ) -> list[str]:
     """Run the checks; return the ``unhonoured_fields`` warnings of the approach."""
     chosen = blueprint.approach(approach)
+    check_parameter_counts(blueprint)
     if project_root is not None:
         source = _config_source(project_root)
         where = f"{project_root / 'config.yaml'}: data.source"
@@ -47,6 +48,22 @@ def preflight(
     if train:
         check_fits(chosen, accelerator)
     return unhonoured_fields(chosen)
+
+
+def check_parameter_counts(blueprint: Blueprint) -> None:
+    """Every approach's ``parameter_count`` equals the catalog's exact count of its params (X8)."""
+    from mlflowctl.design.catalog import IO, count_params
+
+    for i, a in enumerate(blueprint.approaches):
+        m = a.model
+        exact = max(1, count_params(m.params, IO(tuple(m.input.shape), m.output.dim)))
+        if exact != m.parameter_count:
+            raise BlueprintError(
+                f"parameter_count is {m.parameter_count} but the architecture has {exact} "
+                "parameters (recomputed from params, input and output with the catalog's formula)",
+                hint="fix the layer sizes or the count (mlflowctl design recomputes it)",
+                location=f"approaches.{i}.model.parameter_count",
+            )
 
 
 def _source(blueprint: Blueprint, data: str | None) -> str | None:
