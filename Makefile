@@ -4,14 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROMPT ?= classify handwritten digits
 DATA ?= sklearn:digits
+TORCH_INDEX ?=
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo test test-slow lint bench bench-quick clean
 
 $(BIN)/mlflowctl: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# the CPU build of torch first: an unpinned torch may pull several GB of CUDA packages
-	$(BIN)/python -m pip install -q "torch==2.13.0" || $(BIN)/python -m pip install -q torch
+	# torch first, pinned: an unpinned torch may pull several GB of CUDA packages. PyPI's Linux
+	# wheel is the CUDA build; TORCH_INDEX=https://download.pytorch.org/whl/cpu gets the CPU one.
+	$(BIN)/python -m pip install -q "torch==2.13.0" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) || $(BIN)/python -m pip install -q torch
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(BIN)/mlflowctl
 
@@ -34,8 +36,13 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict src/
 
+## every benchmark, side by side: benchmarks/RESULTS.md and benchmarks/out/results.json
 bench: setup
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/all.py
+
+## the same with short runs (checks the machinery, not the long-run targets)
+bench-quick: setup
+	$(BIN)/python benchmarks/all.py --quick
 
 clean:
 	rm -rf builds mlflow.db mlartifacts .mlflowctl

@@ -297,3 +297,16 @@ def test_promotion_storm_is_serialized_and_keeps_the_best(tmp_path: Path) -> Non
         tags = c.get_model_version(NAME, str(v)).tags
         assert ("promoted_at" in tags) == (code == 0)
     _check_invariants(uri)
+
+
+@pytest.mark.integration
+def test_promote_prints_aliases_as_names_not_a_tuple(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    _build(uri, tmp_path / "a", 0.80, "build-a")
+    done = subprocess.run(
+        [sys.executable, "-m", "mlflowctl", "registry", "promote", NAME, "1", "--force",
+         "--tracking-uri", uri],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "('" not in done.stdout and "@champion" in done.stdout, done.stdout

@@ -50,7 +50,7 @@ def _print_version(title: str, mv: Any, as_json: bool) -> None:
     if as_json:
         console.print_json(data)
     else:
-        console.key_values(title, data)
+        console.key_values(title, {**data, "aliases": _aliases(list(mv.aliases)) or "none"})
 
 
 @app.command("list")
