@@ -8,30 +8,25 @@ writing the same folder at once (F18).
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from pathlib import Path
 
-from mlflowctl.build import codecheck
-
-from mlflowctl.build import render
 from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND, Blueprint
+from mlflowctl.blueprint.results import RenderedProject
+from mlflowctl.build import codecheck, render
 from mlflowctl.errors import LockHeldError, WorkspaceError
 from mlflowctl.specs.policy import EngineerPolicy
-from mlflowctl.blueprint.results import RenderedProject
 
 _BUILTIN_PREFIXES = ("sklearn:", "statsmodels:")
 
 
 def engineer_policy() -> EngineerPolicy:
-    """The ml-engineer spec's policy block when the spec loader is available, else defaults."""
-    try:
-        specs = importlib.import_module("mlflowctl.specs.loader")
-    except ImportError:
-        return EngineerPolicy()
-    policy = specs.load_agent("ml-engineer").policy
-    return policy if isinstance(policy, EngineerPolicy) else EngineerPolicy()
+    """The ml-engineer policy for a library caller that passes none (commands pass
+    ``Settings.engineer``, which honours ``--agents``)."""
+    from mlflowctl.settings import Settings
+
+    return Settings.from_environment().engineer
 
 
 def default_out(blueprint: Blueprint, approach: str | None = None) -> Path:
