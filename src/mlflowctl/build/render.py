@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from mlflowctl.blueprint import metrics
-from mlflowctl.blueprint.model import Approach, Blueprint
+from mlflowctl.blueprint.model import Approach, Blueprint, EarlyStoppingSpec, TrainingSpec
 from mlflowctl.design.catalog import family as family_spec
 from mlflowctl.errors import BlueprintError, CodegenError
 from mlflowctl.specs.policy import EngineerPolicy
@@ -185,6 +185,15 @@ def project_config(
         policy.gradient_clip_sequence if sequence else policy.gradient_clip_default
     )
     tbptt = training.tbptt
+    stopping = training.early_stopping
+    defaults = (TrainingSpec.model_fields, EarlyStoppingSpec.model_fields)
+    # the ml-engineer policy fills in what the blueprint leaves at the schema's default (a
+    # blueprint file always spells every field out, so "set" means "not the default")
+    seed = training.seed if training.seed != defaults[0]["seed"].default else policy.seed
+    patience = stopping.patience
+    if patience == defaults[1]["patience"].default:
+        patience = policy.early_stopping_patience
+    gpu_precision = policy.precision_gpu if training.precision == "auto" else training.precision
     return {
         "project": {
             "blueprint_id": blueprint.provenance.blueprint_id,
@@ -199,6 +208,7 @@ def project_config(
             "target": target,
             "lookback": model.input.lookback or (shape[0] if kind == "series" else None),
             "horizon": model.output.dim if kind == "series" else None,
+            "device_resident": policy.device_resident_data,
             "seasonal_period": profile.seasonal_period if profile else None,
         },
         "model": {
@@ -218,14 +228,16 @@ def project_config(
                 "enabled": training.early_stopping.enabled,
                 "monitor": monitor,
                 "mode": metrics.mode(monitor),
-                "patience": training.early_stopping.patience,
+                "patience": patience,
                 "min_delta": training.early_stopping.min_delta,
             },
             "precision": training.precision,
+            "precision_gpu": gpu_precision,
+            "precision_cpu": "32-true" if policy.precision_cpu == "auto" else policy.precision_cpu,
             "gradient_clip_val": clip,
             "gradient_clip_algorithm": training.gradient_clip_algorithm,
             "tbptt": {"enabled": tbptt.enabled, "chunk_length": tbptt.chunk_length},
-            "seed": training.seed,
+            "seed": seed,
             "cpu_threads": cpu_threads(model.flops_per_sample, training.batch_size),
             "val_fraction": training.val_fraction,
             "test_fraction": training.test_fraction,

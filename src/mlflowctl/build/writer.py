@@ -8,7 +8,6 @@ writing the same folder at once (F18).
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from pathlib import Path
@@ -23,13 +22,11 @@ _BUILTIN_PREFIXES = ("sklearn:", "statsmodels:")
 
 
 def engineer_policy() -> EngineerPolicy:
-    """The ml-engineer spec's policy block when the spec loader is available, else defaults."""
-    try:
-        specs = importlib.import_module("mlflowctl.specs.loader")
-    except ImportError:
-        return EngineerPolicy()
-    policy = specs.load_agent("ml-engineer").policy
-    return policy if isinstance(policy, EngineerPolicy) else EngineerPolicy()
+    """The ml-engineer policy for a library caller that passes none (commands pass
+    ``Settings.engineer``, which honours ``--agents``)."""
+    from mlflowctl.settings import Settings
+
+    return Settings.from_environment().engineer
 
 
 def default_out(blueprint: Blueprint, approach: str | None = None) -> Path:

@@ -27,11 +27,11 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 @app.command("list")
-def list_cmd(as_json: JsonFlag = False) -> None:
+def list_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the agents: built-in ones, overridden by name from --agents DIR."""
     from mlflowctl.specs.loader import list_agents
 
-    specs, errors = list_agents()
+    specs, errors = list_agents(_agents_dir(ctx))
     for exc in errors:
         console.warn(f"skipped {exc.line()}")
     if as_json:
@@ -46,11 +46,12 @@ def list_cmd(as_json: JsonFlag = False) -> None:
 
 @app.command("show")
 def show_cmd(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Agent name, or the path of a spec file.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Show one agent: frontmatter, effective tools, policy and instructions."""
-    spec = _resolve(name)
+    spec = _resolve(name, _agents_dir(ctx))
     for warning in spec.warnings:
         console.warn(f"{spec.source}: {warning}")
     if as_json:
@@ -133,6 +134,7 @@ def validate_cmd(
 
 @app.command("export")
 def export_cmd(
+    ctx: typer.Context,
     claude: Annotated[
         Path, typer.Option("--claude", help="Folder to write Claude Code agent files into.")
     ],
@@ -142,7 +144,7 @@ def export_cmd(
 
     claude.mkdir(parents=True, exist_ok=True)
     for role in ROLES:
-        spec = load_agent(role)
+        spec = load_agent(role, _agents_dir(ctx))
         target = claude / f"{role}.md"
         _write_atomic(target, claude_text(spec))
         console.status(f"wrote {target}")
@@ -172,12 +174,19 @@ def claude_text(spec: AgentSpec) -> str:
     return "\n".join(lines) + "\n\n" + spec.body
 
 
-def _resolve(name: str) -> AgentSpec:
+def _agents_dir(ctx: typer.Context) -> str | Path:
+    """``--agents DIR`` from the command's settings; ``""``: the built-in specs only."""
+    from mlflowctl.settings import current
+
+    return current(ctx).agents_arg
+
+
+def _resolve(name: str, agents_dir: str | Path) -> AgentSpec:
     from mlflowctl.specs.loader import load_agent, load_spec
 
     if name.endswith(".md") or os.sep in name:
         return load_spec(Path(name))
-    return load_agent(name)
+    return load_agent(name, agents_dir)
 
 
 def _without_body(spec: AgentSpec) -> dict[str, Any]:

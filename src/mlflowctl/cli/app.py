@@ -7,7 +7,6 @@ all of them, and must import none of torch, lightning, mlflow, sklearn, pandas o
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ from mlflowctl.cli import doctor as doctor_cmd
 from mlflowctl.cli import registry as registry_cmd
 from mlflowctl.cli import run as run_cmd
 from mlflowctl.errors import EXIT_INTERNAL, EXIT_SIGINT, MlflowctlError
+from mlflowctl.settings import Settings
 
 # Recent typer vendors its own click (``typer._click``); catch usage errors from either copy.
 _typer_click_error: Any = getattr(
@@ -60,6 +60,7 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -77,8 +78,9 @@ def _root(
     ] = None,
 ) -> None:
     """mlflowctl: requirement -> blueprint -> Lightning project -> MLflow registry."""
-    if agents_dir:
-        os.environ["MLFLOWCTL_AGENTS_DIR"] = agents_dir
+    # One Settings object per command (flags, an environment snapshot, the agent specs); each
+    # command takes it from ctx.obj. --agents travels as an argument, never through os.environ.
+    ctx.obj = Settings.from_environment(agents_dir=agents_dir)
 
 
 app.add_typer(agents_cmd.app, name="agents", help="Inspect and validate agent spec files.")
@@ -103,14 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
-    saved_agents_dir = os.environ.get("MLFLOWCTL_AGENTS_DIR")
-    try:
-        return _dispatch(command, args)
-    finally:  # --agents sets the variable for this command only (matters when embedded/tested)
-        if saved_agents_dir is None:
-            os.environ.pop("MLFLOWCTL_AGENTS_DIR", None)
-        else:
-            os.environ["MLFLOWCTL_AGENTS_DIR"] = saved_agents_dir
+    return _dispatch(command, args)
 
 
 def _dispatch(command: Any, args: list[str]) -> int:

@@ -41,6 +41,7 @@ def _summary(project: Any, run: Any | None, dry_run: bool) -> dict[str, Any]:
 
 
 def build(
+    ctx: typer.Context,
     blueprint: Annotated[Path, typer.Argument(help="Blueprint file (YAML or JSON).")],
     approach: Annotated[
         str | None, typer.Option("--approach", help="Approach to build (default: recommended).")
@@ -73,8 +74,8 @@ def build(
         str | None,
         typer.Option(
             "--tracking-uri",
-            envvar="MLFLOW_TRACKING_URI",
-            help="MLflow tracking URI [default: sqlite:///mlflow.db in the working directory].",
+            help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else the mlops-architect "
+            "policy's tracking_uri, else sqlite:///mlflow.db in the current directory].",
         ),
     ] = None,
     no_track: Annotated[
@@ -84,7 +85,9 @@ def build(
 ) -> None:
     """Render a blueprint into a standalone Lightning project and train it."""
     from mlflowctl.errors import InvalidInputError
+    from mlflowctl.settings import current
 
+    settings = current(ctx).with_tracking_uri(tracking_uri)
     console.status(f"build: loading {blueprint}")
     if accelerator not in ("auto", "cpu", "gpu"):
         raise InvalidInputError(
@@ -104,11 +107,10 @@ def build(
     track = not (no_track or dry_run or no_train)
     if track:
         from mlflowctl.mlops.registry import validate_registry_spec
-        from mlflowctl.orchestrate.services import resolve_uri
 
         # B23 and bad URIs fail here, before a file is written or a run created
         validate_registry_spec(bp.approach(approach).infrastructure.registry)
-        resolve_uri(tracking_uri)
+        settings.tracking  # noqa: B018 (resolves and checks the URI)
     root = out or workspace.default_out(bp, approach)
     from mlflowctl.build.preflight import preflight
 
@@ -127,7 +129,13 @@ def build(
         console.status(f"build: resuming {project.root}")
     else:
         project = workspace.build(
-            bp, approach=approach, out=root, data=data, force=force, dry_run=dry_run
+            bp,
+            approach=approach,
+            out=root,
+            data=data,
+            force=force,
+            dry_run=dry_run,
+            policy=settings.engineer,
         )
         verb = "would write" if dry_run else "wrote"
         console.status(f"build: {verb} {len(project.files)} files to {project.root}")
@@ -143,6 +151,7 @@ def build(
             bp,
             project,
             tracking_uri=tracking_uri,
+            settings=settings,
             track=track,
             max_epochs=max_epochs,
             accelerator=accelerator,

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from mlflowctl import console
+from mlflowctl.settings import current
 
 schema_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -41,6 +42,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def design(
+    ctx: typer.Context,
     prompt: Annotated[str, typer.Argument(help="The requirement in plain language.")],
     data: Annotated[
         str | None,
@@ -89,8 +91,9 @@ def design(
         )
     from mlflowctl.design import design as run_design
 
+    settings = current(ctx)
     if backend != "offline":
-        check_backend(backend, record=record, replay=replay)
+        check_backend(backend, record=record, replay=replay, agents_dir=settings.agents_arg)
     if data is not None:
         from mlflowctl.data import parse_source
 
@@ -101,7 +104,7 @@ def design(
         data=data,
         target=target,
         backend=backend,
-        agents_dir=os.environ.get("MLFLOWCTL_AGENTS_DIR"),
+        agents_dir=settings.agents_arg,
         record_dir=record,
         replay_dir=replay,
     )
@@ -147,10 +150,16 @@ def schema_blueprint() -> None:
     console.result(json.dumps(blueprint_json_schema(), indent=2))
 
 
-def check_backend(backend: str, *, record: Path | None = None, replay: Path | None = None) -> None:
+def check_backend(
+    backend: str,
+    *,
+    record: Path | None = None,
+    replay: Path | None = None,
+    agents_dir: str | Path | None = None,
+) -> None:
     """Key, URL and record/replay folders of an LLM backend, checked before any side effect."""
     from mlflowctl.design.llm import preflight
     from mlflowctl.specs.loader import load_agent
 
-    spec = load_agent("ml-architect", os.environ.get("MLFLOWCTL_AGENTS_DIR"))
+    spec = load_agent("ml-architect", agents_dir)
     preflight(backend, default_model=spec.model, record_dir=record, replay_dir=replay)

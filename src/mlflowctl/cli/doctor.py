@@ -1,9 +1,11 @@
 """``mlflowctl doctor``: what this machine has, and whether the tracking store answers.
 
 Versions come from ``importlib.metadata`` (no heavy imports); torch is imported only to ask about
-CUDA, after a status line. The tracking URI is resolved like every other command resolves it
-(flag > ``MLFLOW_TRACKING_URI`` > the mlops-architect policy) and checked without MLflow: an HTTP
-``GET /health`` with a 5 s timeout, or for SQLite whether the file or its folder is writable.
+CUDA, after a status line. The tracking URI is resolved by the one rule every command uses
+(``mlflowctl.settings``: flag > ``MLFLOW_TRACKING_URI`` > the mlops-architect policy > default,
+relative SQLite paths made absolute against the current directory) and checked without MLflow:
+an HTTP ``GET /health`` with a 5 s timeout, or for SQLite whether the file or its folder is
+writable.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import typer
 
 from mlflowctl import console
 from mlflowctl.errors import EXIT_TRACKING_UNAVAILABLE
+from mlflowctl.settings import Settings, current
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 HEALTH_TIMEOUT_S = 5.0
 PACKAGES = (
     "mlflowctl", "torch", "lightning", "mlflow", "pydantic", "pydantic-ai-slim", "typer", "rich",
@@ -28,18 +30,25 @@ PACKAGES = (
 
 
 def doctor(
+    ctx: typer.Context,
     tracking_uri: Annotated[
         str | None, typer.Option("--tracking-uri", help="MLflow tracking URI to check.")
     ] = None,
     reap: Annotated[
-        bool, typer.Option("--reap", help="Mark RUNNING runs of dead processes KILLED.")
+        bool,
+        typer.Option(
+            "--reap",
+            help="Mark RUNNING runs of dead processes, or silent for the mlops-architect "
+            "policy's stale_after_seconds, KILLED.",
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check the environment: Python, torch and CUDA, MLflow tracking, package versions."""
     import platform
 
-    uri, uri_source = resolve_uri(tracking_uri)
+    settings = current(ctx).with_tracking_uri(tracking_uri)
+    uri, uri_source = resolve_uri(settings)
     report: dict[str, Any] = {
         "python": sys.version.split()[0],
         "executable": sys.executable,
@@ -51,7 +60,7 @@ def doctor(
     if reap:
         from mlflowctl.mlops.runs import reap_stale_runs
 
-        report["reaped_runs"] = reap_stale_runs(uri)
+        report["reaped_runs"] = reap_stale_runs(uri, policy=settings.mlops)
     if as_json:
         console.print_json(report)
     else:
@@ -60,19 +69,20 @@ def doctor(
         raise typer.Exit(EXIT_TRACKING_UNAVAILABLE)
 
 
-def resolve_uri(flag: str | None) -> tuple[str, str]:
-    if flag:
-        return flag, "--tracking-uri"
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
-    try:
-        from mlflowctl.specs.loader import load_agent
-        from mlflowctl.specs.policy import MlopsPolicy
+def resolve_uri(settings: Settings) -> tuple[str, str]:
+    """The store every other command would use (``Settings.tracking``: the one rule), absolute.
 
-        policy = load_agent("mlops-architect").policy_as(MlopsPolicy)
-        return policy.tracking_uri, "mlops-architect policy"
-    except Exception:  # a broken spec must not stop the doctor; `agents validate` reports it
-        return DEFAULT_TRACKING_URI, "default"
+    A broken mlops-architect spec must not stop the doctor (``agents validate`` reports it): the
+    rule then runs without the spec's ``tracking_uri``, and the source says so.
+    """
+    from mlflowctl.errors import SpecError
+
+    try:
+        found = settings.tracking
+    except SpecError as exc:
+        found = settings.resolve_tracking(use_policy=False)
+        return found.uri, f"{found.source} (mlops-architect spec unreadable: {exc.message})"
+    return found.uri, found.source
 
 
 def redact(uri: str) -> str:

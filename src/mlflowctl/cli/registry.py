@@ -18,16 +18,18 @@ UriOpt = Annotated[
     str | None,
     typer.Option(
         "--tracking-uri",
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db).",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the mlops-architect "
+        "policy's tracking_uri, else sqlite:///mlflow.db in the current directory).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 
 
-def _uri(flag: str | None) -> str:
-    from mlflowctl.mlops.store import resolve_tracking_uri
+def _uri(ctx: typer.Context, flag: str | None) -> str:
+    """The store by the one rule (``Settings.tracking``), the same one build, run and doctor use."""
+    from mlflowctl.settings import current
 
-    return resolve_tracking_uri(flag)
+    return current(ctx).with_tracking_uri(flag).tracking.uri
 
 
 def _guard(uri: str) -> AbstractContextManager[None]:
@@ -54,11 +56,11 @@ def _print_version(title: str, mv: Any, as_json: bool) -> None:
 
 
 @app.command("list")
-def list_(tracking_uri: UriOpt = None, as_json: JsonOpt = False) -> None:
+def list_(ctx: typer.Context, tracking_uri: UriOpt = None, as_json: JsonOpt = False) -> None:
     """Registered models with their latest version and aliases."""
     from mlflowctl.mlops.registry_query import list_models
 
-    uri = _uri(tracking_uri)
+    uri = _uri(ctx, tracking_uri)
     with _guard(uri):
         models = list_models(uri)
     if as_json:
@@ -70,6 +72,7 @@ def list_(tracking_uri: UriOpt = None, as_json: JsonOpt = False) -> None:
 
 @app.command("show")
 def show(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     tracking_uri: UriOpt = None,
     as_json: JsonOpt = False,
@@ -77,7 +80,7 @@ def show(
     """Every version of NAME: aliases, metrics, promotion audit tags, weights hash."""
     from mlflowctl.mlops.registry_query import show as show_model
 
-    uri = _uri(tracking_uri)
+    uri = _uri(ctx, tracking_uri)
     with _guard(uri):
         data = show_model(uri, name)
     if as_json:
@@ -101,6 +104,7 @@ def show(
 
 @app.command("promote")
 def promote(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[int, typer.Argument(help="Version to make @champion.", min=1)],
     force: Annotated[bool, typer.Option("--force", help="Skip the promotion gate.")] = False,
@@ -110,7 +114,7 @@ def promote(
     """Move @champion to VERSION if it passes the model's gate (exit 8 if not)."""
     from mlflowctl.mlops.registry import promote as promote_version
 
-    uri = _uri(tracking_uri)
+    uri = _uri(ctx, tracking_uri)
     with _guard(uri):
         mv = promote_version(uri, name, version, force=force)
     _print_version(f"{name} v{mv.version} is @champion", mv, as_json)
@@ -118,6 +122,7 @@ def promote(
 
 @app.command("rollback")
 def rollback(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     tracking_uri: UriOpt = None,
     as_json: JsonOpt = False,
@@ -125,7 +130,7 @@ def rollback(
     """Move @champion back to the recorded previous champion (never deletes a version)."""
     from mlflowctl.mlops.registry import rollback as rollback_model
 
-    uri = _uri(tracking_uri)
+    uri = _uri(ctx, tracking_uri)
     with _guard(uri):
         mv = rollback_model(uri, name)
     _print_version(f"{name} rolled back to v{mv.version}", mv, as_json)
@@ -133,6 +138,7 @@ def rollback(
 
 @app.command("verify")
 def verify(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[
         int | None, typer.Argument(help="Version (default: @champion).", min=1)
@@ -143,7 +149,7 @@ def verify(
     """Recompute the sha256 of the version's weights and compare with its tag (exit 7)."""
     from mlflowctl.mlops.registry_query import verify as verify_version
 
-    uri = _uri(tracking_uri)
+    uri = _uri(ctx, tracking_uri)
     with _guard(uri):
         result = verify_version(uri, name, version)
     if as_json:

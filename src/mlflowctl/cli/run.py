@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from mlflowctl import console
+from mlflowctl.settings import ENV_TRACKING_URI, current
 
 
 def run(
+    ctx: typer.Context,
     prompt: Annotated[
         str | None, typer.Argument(help="The requirement in plain language.", show_default=False)
     ] = None,
@@ -26,7 +28,8 @@ def run(
         str | None,
         typer.Option(
             "--phases",
-            help="Comma-separated subset of design,build,train,evaluate,register,promote.",
+            help="Comma-separated subset of design,build,train,evaluate,register,promote "
+            "[default: the ml-orchestrator policy's phases, all six as shipped].",
         ),
     ] = None,
     backend: Annotated[
@@ -36,8 +39,8 @@ def run(
         str | None,
         typer.Option(
             "--tracking-uri",
-            envvar="MLFLOW_TRACKING_URI",
-            help="MLflow tracking URI [default: sqlite:///mlflow.db in the workdir].",
+            help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else the mlops-architect "
+            "policy's tracking_uri, else sqlite:///mlflow.db in the current directory].",
         ),
     ] = None,
     max_epochs: Annotated[
@@ -58,11 +61,8 @@ def run(
     ] = False,
 ) -> None:
     """Design, build, train, evaluate, register and promote: a requirement to a @champion."""
-    import os
-
     from mlflowctl.errors import InvalidInputError
     from mlflowctl.orchestrate.pipeline import (
-        ALL_PHASES,
         Pipeline,
         PipelineOptions,
         pipeline_id_for,
@@ -74,8 +74,8 @@ def run(
             hint="use auto, cpu or gpu",
             location="--accelerator",
         )
+    settings = current(ctx).with_tracking_uri(tracking_uri)
     view = console.PhaseView()
-    agents_dir = os.environ.get("MLFLOWCTL_AGENTS_DIR")
     try:
         if resume is not None:
             if prompt:
@@ -84,12 +84,15 @@ def run(
                     hint="--resume reads the prompt from the pipeline's journal",
                     location="--resume",
                 )
+            # the journal's store and specs, unless this command names others (flag, env, --agents)
+            uri_now = settings.tracking_uri_flag or settings.env.get(ENV_TRACKING_URI)
             pipeline = Pipeline.resume(
                 resume,
                 view,
-                tracking_uri=tracking_uri,
+                tracking_uri=uri_now,
                 max_epochs=max_epochs,
                 accelerator=None if accelerator == "auto" else accelerator,
+                agents_dir=str(settings.agents_dir) if settings.agents_dir else None,
             )
         else:
             if not prompt or not prompt.strip():
@@ -101,10 +104,13 @@ def run(
             if backend != "offline":  # a missing key fails before a workdir exists (B27)
                 from mlflowctl.cli.design import check_backend
 
-                check_backend(backend)
+                check_backend(backend, agents_dir=settings.agents_arg)
             chosen = (
-                tuple(p.strip() for p in phases.split(",") if p.strip()) if phases else ALL_PHASES
+                tuple(p.strip() for p in phases.split(",") if p.strip())
+                if phases
+                else settings.orchestrator.phases
             )
+            settings.tracking  # noqa: B018 (a bad URI or spec fails before a workdir exists)
             opts = PipelineOptions(
                 prompt=prompt,
                 workdir=Path("."),
@@ -116,10 +122,12 @@ def run(
                 max_epochs=max_epochs,
                 accelerator=accelerator,
                 approach=approach,
-                agents_dir=agents_dir,
+                agents_dir=settings.agents_arg,
+                root=settings.cwd,
             )
             opts.workdir = workdir if workdir is not None else Path("runs") / pipeline_id_for(opts)
             pipeline = Pipeline.start(opts, view)
+            pipeline.state["settings"] = settings
         console.status(f"pipeline {pipeline.journal.pipeline_id} in {pipeline.opts.workdir}")
         result = pipeline.run()
     finally:

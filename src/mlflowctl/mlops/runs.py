@@ -327,7 +327,7 @@ class Tracker:
         ]
 
     def _log_now(self, batch: list[Any]) -> None:
-        for chunk in _batches(batch, 1000):
+        for chunk in _batches(batch, self.policy.log_batch_size):
             self._client.log_batch(self.run_id, metrics=chunk)
 
     def _write(self) -> None:

@@ -15,12 +15,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mlflowctl.errors import InvalidInputError, TrackingUnavailableError
+from mlflowctl.settings import environ_snapshot
 
 #: retry budget for MLflow's HTTP client unless the user set one (F8: dead server fails fast)
 HTTP_BUDGET = {
@@ -40,7 +41,7 @@ def redact(text: str) -> str:
     """Text safe to print or store: URI credentials and secret env values become ``***``."""
     text = _CRED_RE.sub(lambda m: f"{m.group('scheme')}***@", text)
     secrets = set(_extra_secrets)
-    for name, value in os.environ.items():
+    for name, value in environ_snapshot().items():  # never the live mapping (X9)
         if _SECRET_ENV_RE.search(name) and len(value) >= 6:
             secrets.add(value)
     for secret in sorted(secrets, key=len, reverse=True):
@@ -67,17 +68,41 @@ def _strip_credentials(uri: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
-def resolve_tracking_uri(flag: str | None = None, policy_uri: str | None = None) -> str:
-    """flag > ``MLFLOW_TRACKING_URI`` > the mlops policy; relative sqlite paths made absolute.
+def resolve_tracking_uri(
+    flag: str | None = None,
+    policy_uri: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> str:
+    """``locate_tracking_store`` without the source."""
+    return locate_tracking_store(flag, policy_uri, env=env, cwd=cwd)[0]
+
+
+def locate_tracking_store(
+    flag: str | None,
+    policy_uri: str | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> tuple[str, str]:
+    """THE tracking-URI rule, as ``(uri, source)``: the ``--tracking-uri`` flag, else
+    ``MLFLOW_TRACKING_URI`` (from ``env``, default ``os.environ``), else the mlops policy's
+    ``tracking_uri``, else ``sqlite:///mlflow.db``. A relative SQLite path is made absolute
+    against ``cwd`` (default: the process's working directory). ``mlflowctl.settings.Settings``
+    is how commands call it.
 
     The answer has no credentials in it: they moved to ``MLFLOW_TRACKING_USERNAME/PASSWORD``.
     """
     source = "--tracking-uri"
     uri = flag
     if not uri:
-        uri, source = os.environ.get("MLFLOW_TRACKING_URI") or None, "MLFLOW_TRACKING_URI"
+        value = (os.environ if env is None else env).get("MLFLOW_TRACKING_URI")
+        uri, source = value or None, "MLFLOW_TRACKING_URI"
+    if not uri and policy_uri:
+        uri, source = policy_uri, "mlops-architect policy"
     if not uri:
-        uri, source = policy_uri or "sqlite:///mlflow.db", "mlops-architect policy"
+        uri, source = "sqlite:///mlflow.db", "default"
     uri = uri.strip()
     scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
     if scheme in {"", "file"}:
@@ -94,11 +119,12 @@ def resolve_tracking_uri(flag: str | None = None, policy_uri: str | None = None)
                 hint="e.g. sqlite:///mlflow.db",
                 location=source,
             )
-        return f"sqlite:///{path.resolve()}"
+        base = cwd if cwd is not None else Path.cwd()
+        return f"sqlite:///{(base / path.expanduser()).resolve()}", source
     if scheme in {"http", "https"}:
-        return _strip_credentials(uri)
+        return _strip_credentials(uri), source
     if scheme in {"postgresql", "mysql", "mssql", "databricks"} or "+" in scheme:
-        return uri
+        return uri, source
     raise InvalidInputError(
         f"unsupported tracking URI scheme {scheme!r}",
         hint="use sqlite:///mlflow.db or http(s)://host:port",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mlflowctl.blueprint.model import Blueprint
     from mlflowctl.orchestrate.pipeline import Pipeline
     from mlflowctl.orchestrate.services import BuildOutcome
+    from mlflowctl.settings import Settings
 
 BLUEPRINT_FILE = "blueprint.yaml"
 BUILD_DIR = "build"
@@ -38,15 +39,25 @@ def _build_dir(p: Pipeline) -> Path:
     return p.opts.workdir / BUILD_DIR
 
 
+def settings_of(p: Pipeline) -> Settings:
+    """The pipeline's ``Settings``: the ones ``mlflowctl run`` resolved (``p.state["settings"]``),
+    else built from its options (``--tracking-uri``, ``--agents``, and ``root``, the directory the
+    pipeline was started in, which relative store paths are resolved against)."""
+    from mlflowctl.settings import Settings
+
+    found = p.state.get("settings")
+    if not isinstance(found, Settings):
+        found = Settings.from_environment(
+            agents_dir=p.opts.agents_dir, tracking_uri=p.opts.tracking_uri, cwd=p.opts.root
+        )
+        p.state["settings"] = found
+    return found
+
+
 def _tracking_uri(p: Pipeline) -> str:
-    """flag > MLFLOW_TRACKING_URI > ``mlflow.db`` in the project folder (not the workdir)."""
-    import os
-
-    from mlflowctl.orchestrate.services import resolve_uri
-
-    default = f"sqlite:///{(p.opts.root / 'mlflow.db').resolve()}"
-    flag = p.opts.tracking_uri or (None if os.environ.get("MLFLOW_TRACKING_URI") else default)
-    return resolve_uri(flag, p.opts.agents_dir)
+    """The one rule (``mlflowctl.settings``): flag > MLFLOW_TRACKING_URI > the mlops-architect
+    policy > ``sqlite:///mlflow.db``, relative paths against the directory ``run`` started in."""
+    return settings_of(p).tracking.uri
 
 
 # --------------------------------------------------------------------------- design
@@ -94,6 +105,7 @@ def phase_build(p: Pipeline) -> dict[str, Any]:
         data=p.opts.data,
         force=True,  # a build phase that did not finish may have left its own folder
         resume=False,
+        settings=settings_of(p),
     )
     return {"build_dir": BUILD_DIR, "files": sorted(project.files), "approach": project.approach}
 
@@ -144,13 +156,13 @@ def phase_train(p: Pipeline) -> dict[str, Any]:
     outcome = train_tracked(
         bp,
         project,
-        tracking_uri=_tracking_uri(p),
+        tracking_uri=None,  # settings_of(p) carries it
         max_epochs=p.opts.max_epochs,
         accelerator=p.opts.accelerator,
         resume=resume,
         on_event=on_event,
         parent_run_id=parent,
-        agents_dir=p.opts.agents_dir,
+        settings=settings_of(p),
     )
     p.state["outcome"] = outcome
     assert outcome.run is not None
@@ -252,9 +264,7 @@ def phase_promote(p: Pipeline) -> dict[str, Any]:
         "outcome": "promoted" if mv.promoted else "gate_failed",
     }
     _write_report(p, bp, summary)
-    from mlflowctl.specs.loader import load_agent
-
-    if not mv.promoted and load_agent("ml-orchestrator", p.opts.agents_dir).policy.fail_on_gate:
+    if not mv.promoted and settings_of(p).orchestrator.fail_on_gate:
         p.state["exit_code"] = GateFailedError.exit_code
     return {
         "aliases": list(mv.aliases),

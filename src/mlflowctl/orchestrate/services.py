@@ -1,9 +1,11 @@
 """The engineer's and the mlops-architect's phases as one call: build -> train -> track -> register.
 
-``mlflowctl build`` and the orchestrator's pipeline both go through ``build_and_register`` so a
-build behaves the same wherever it starts. Order matters for "nothing lost": the registry name is
-checked before any run exists, the tracking store is prepared (and a dead server reported, F8)
-before anything trains, and a version is registered only after the model was logged.
+``mlflowctl build`` and the orchestrator's pipeline both go through ``render``, ``train_tracked``
+and ``register_and_gate`` so a build behaves the same wherever it starts; both pass the command's
+``Settings`` (tracking URI by the one rule, the agent specs' policies). Order matters for "nothing
+lost": the registry name is checked before any run exists, the tracking store is prepared (and a
+dead server reported, F8) before anything trains, and a version is registered only after the
+model was logged.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflowctl.blueprint.model import Blueprint
 from mlflowctl.blueprint.results import ModelVersion, RenderedProject, TrainingRun
 from mlflowctl.orchestrate.journal import atomic_write_text
+
+if TYPE_CHECKING:
+    from mlflowctl.settings import Settings
 
 EventHandler = Callable[[dict[str, Any]], None]
 AGENTS = ("ml-architect", "ml-engineer", "mlops-architect", "ml-orchestrator")
@@ -40,6 +45,17 @@ def agent_digests(agents_dir: str | None = None) -> dict[str, str]:
     return {name: load_agent(name, agents_dir).sha256 for name in AGENTS}
 
 
+def _settings(
+    settings: Settings | None, tracking_uri: str | None, agents_dir: str | None
+) -> Settings:
+    """The caller's settings, or (for a library caller without them) the environment's."""
+    from mlflowctl.settings import Settings
+
+    if settings is not None:
+        return settings if tracking_uri is None else settings.with_tracking_uri(tracking_uri)
+    return Settings.from_environment(agents_dir=agents_dir, tracking_uri=tracking_uri)
+
+
 def read_state(root: Path) -> dict[str, Any]:
     try:
         data = json.loads((root / BUILD_STATE).read_text(encoding="utf-8"))
@@ -52,14 +68,6 @@ def _write_state(root: Path, state: dict[str, Any]) -> None:
     atomic_write_text(root / BUILD_STATE, json.dumps(state, indent=2) + "\n")
 
 
-def resolve_uri(tracking_uri: str | None, agents_dir: str | None = None) -> str:
-    from mlflowctl.mlops.store import resolve_tracking_uri
-    from mlflowctl.specs.loader import load_agent
-
-    policy = load_agent("mlops-architect", agents_dir).policy
-    return resolve_tracking_uri(tracking_uri, policy.tracking_uri)
-
-
 def render(
     blueprint: Blueprint,
     *,
@@ -69,8 +77,9 @@ def render(
     force: bool,
     resume: bool,
     dry_run: bool = False,
+    settings: Settings | None = None,
 ) -> RenderedProject:
-    """Write the project (or reopen it for ``resume``)."""
+    """Write the project (or reopen it for ``resume``) with the ml-engineer policy."""
     from mlflowctl import console
     from mlflowctl.build import writer as workspace
     from mlflowctl.build.preflight import preflight
@@ -82,7 +91,13 @@ def render(
     if resume:
         return workspace.open_project(out)
     return workspace.build(
-        blueprint, approach=approach, out=out, data=data, force=force, dry_run=dry_run
+        blueprint,
+        approach=approach,
+        out=out,
+        data=data,
+        force=force,
+        dry_run=dry_run,
+        policy=_settings(settings, None, None).engineer,
     )
 
 
@@ -98,8 +113,12 @@ def train_tracked(
     on_event: EventHandler | None = None,
     parent_run_id: str | None = None,
     agents_dir: str | None = None,
+    settings: Settings | None = None,
 ) -> BuildOutcome:
-    """Train the project inside one tracked MLflow run; the model is logged, not registered."""
+    """Train the project inside one tracked MLflow run; the model is logged, not registered.
+
+    The store is ``settings.tracking`` (``tracking_uri``, when given, is the flag on top of it);
+    the Tracker runs with the mlops-architect policy (heartbeat, staleness, batch size)."""
     from mlflowctl.train import runner as trainer
 
     approach = blueprint.approach(project.approach)
@@ -122,7 +141,8 @@ def train_tracked(
 
     registry = approach.infrastructure.registry
     validate_registry_spec(registry)  # B23: before any run exists
-    uri = resolve_uri(tracking_uri, agents_dir)
+    resolved = _settings(settings, tracking_uri, agents_dir)
+    uri = resolved.tracking.uri
     prepare_store(uri)  # F8: a dead server fails here, before training
     outcome.tracking_uri = uri
     previous_runs = list(state.get("run_ids", []))
@@ -136,8 +156,9 @@ def train_tracked(
         blueprint,
         project.approach,
         build_id=build_id,
-        agent_digests=agent_digests(agents_dir),
+        agent_digests=resolved.agent_digests(),
         parent_run_id=parent_run_id,
+        policy=resolved.mlops,
         extra_tags=extra_tags,
         config=effective_config(project.root, max_epochs),
     ) as tracker:

@@ -329,8 +329,16 @@ def builtin_dir() -> Path:
 
 
 def override_dir(agents_dir: str | Path | None = None) -> Path | None:
-    """The user's spec folder: the argument, else ``$MLFLOWCTL_AGENTS_DIR``, else None."""
-    chosen = agents_dir if agents_dir not in (None, "") else os.environ.get(ENV_AGENTS_DIR) or None
+    """The user's spec folder: the argument, else None.
+
+    ``None`` means "not given": library callers then get ``$MLFLOWCTL_AGENTS_DIR``. The CLI never
+    relies on that: it reads ``--agents`` (or the variable) once into ``Settings`` and passes the
+    folder, or ``""`` for "built-in specs only", explicitly.
+    """
+    if agents_dir is None:
+        chosen: str | Path | None = os.environ.get(ENV_AGENTS_DIR) or None
+    else:
+        chosen = agents_dir or None
     if chosen is None:
         return None
     folder = Path(chosen).expanduser()

@@ -48,15 +48,19 @@ class ArchitectPolicy(_Policy):
 class EngineerPolicy(_Policy):
     """ml-engineer: how builds are rendered and trained."""
 
+    #: the rendered config's seed (split and training) when the blueprint keeps the default 42
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+    #: Trainer precision on a GPU when the blueprint says ``auto`` (bf16 falls back to 16-mixed)
     precision_gpu: Precision = "bf16-mixed"
+    #: Trainer precision on the CPU (``auto``: 32-true)
     precision_cpu: Precision = "32-true"
     #: gradient clipping (max norm) for recurrent and transformer families; null disables
     gradient_clip_sequence: Annotated[FiniteFloat, Field(gt=0, le=1000)] | None = 1.0
     #: gradient clipping for the other families; null disables
     gradient_clip_default: Annotated[FiniteFloat, Field(gt=0, le=1000)] | None = None
-    early_stopping_patience: Annotated[int, Field(ge=1, le=10_000)] = 15
-    #: keep in-memory data sets as tensors on the device
+    #: early-stopping patience when the blueprint keeps the default 10
+    early_stopping_patience: Annotated[int, Field(ge=1, le=10_000)] = 10
+    #: keep in-memory data sets as tensors on the device (else batches move there one by one)
     device_resident_data: bool = True
     deterministic: bool = True
     #: allowed imports in generated code (top-level package names)
@@ -94,9 +98,11 @@ class MlopsPolicy(_Policy):
     regression_metric: MetricName = "test_r2"
     forecasting_metric: MetricName = "test_mase"
     min_improvement: Annotated[FiniteFloat, Field(ge=0, le=1e9)] = 0.0
+    #: a running run's heartbeat tag is refreshed this often
     heartbeat_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    #: ``doctor --reap`` and every new Tracker mark RUNNING runs silent this long KILLED
     stale_after_seconds: Annotated[int, Field(ge=10, le=86_400)] = 300
-    #: params and tags are logged in batches of at most this many
+    #: params, tags and metrics are logged in batches of at most this many
     log_batch_size: Annotated[int, Field(ge=1, le=100)] = 100
 
 
@@ -106,6 +112,7 @@ Phase = Literal["design", "build", "train", "evaluate", "register", "promote"]
 class OrchestratorPolicy(_Policy):
     """ml-orchestrator: the pipeline's phases and memory."""
 
+    #: what ``mlflowctl run`` does without ``--phases``
     phases: tuple[Phase, ...] = ("design", "build", "train", "evaluate", "register", "promote")
     history_file: Annotated[str, Field(min_length=1, max_length=200)] = (
         ".claude/memory/history.jsonl"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from mlflowctl.errors import (
     TrainingError,
     WorkspaceError,
 )
+from mlflowctl.settings import environ_snapshot
 
 EventHandler = Callable[[dict[str, Any]], None]
 _POLL_S = 0.2
@@ -154,7 +154,7 @@ def _train_locked(
         command.append("--resume")
     log_path = root / "outputs" / "train.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**environ_snapshot(), "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     tail = _EventTail(events_path, start)
     last_end: dict[str, Any] = {}
     received: list[int] = []
