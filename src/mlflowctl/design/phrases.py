@@ -58,7 +58,7 @@ def read_budget(low: str) -> tuple[int, str] | None:
     after = low[m.end() : m.end() + 25]
     cap = re.search(
         r"under|below|less than|fewer than|at most|no more than|not more than|max|up to|"
-        r"within|smaller than|not exceed|cap(ped)? at|limit(ed)? (of|to)|<|≤",
+        r"within|smaller than|not exceed|\bcap(?:ped)?\b[^,.;]{0,20}\bat\b|limit(ed)? (of|to)|<|≤",
         before,
     ) or re.search(r"\bor (fewer|less)\b|\bat most\b|\bmax(imum)?\b|\btops\b", after)
     return max(1, round(value)), "max" if cap else "target"
@@ -223,8 +223,12 @@ def read_metrics(low: str) -> list[dict[str, Any]]:
             ):
                 continue
             taken.append((m.start(), m.end()))
-            found.append((m.start(), _threshold(name, low, m.start(), m.end())))
-            break
+            wish = _threshold(name, low, m.start(), m.end())
+            first = next((w for _, w in found if w["metric"] == name), None)
+            if first is None:
+                found.append((m.start(), wish))
+            elif first["value"] is None and wish["value"] is not None:
+                first.update(wish)  # a later mention states the threshold
     found.sort(key=lambda t: t[0])
     return [wish for _, wish in found]
 

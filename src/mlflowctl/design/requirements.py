@@ -42,7 +42,8 @@ _TASK = [
     ("classification", r"classif|tell .* apart|\bwhether\b|\bdetect|recogni[sz]|identify|"
                        r"malignant|benign|categor|\bwhich (class|kind|type)|label|\bspam\b"),
     ("regression", r"regress|progression|estimate|how much|how many|\bamount\b|continuous|"
-                   r"predict (the )?(price|value|score|yield|demand|age|cost)"),
+                   r"predict (the )?(price|value|score|yield|demand|age|cost)|"
+                   r"\b(house|home|car|rent|sale|property) prices?\b"),
 ]  # fmt: skip
 _MODALITY = [
     ("image", r"image|photo|picture|pixel|grayscale|greyscale|\brgb\b|handwritten|mnist|"
@@ -288,12 +289,11 @@ def _recognised(hints: Hints, low: str) -> bool:
         or c.interpretability
         or c.imbalance
         or re.search(_INFRA_ASK, low)
+        or re.search(r"\b(predict|estimat|classif|forecast|detect|recogni[sz]|regress)", low)
     )
 
 
-def triage_prompt(
-    prompt: str, *, has_data: bool, hints: Hints | None = None
-) -> triage.Reading:
+def triage_prompt(prompt: str, *, has_data: bool, hints: Hints | None = None) -> triage.Reading:
     """needs_info / unsupported / ok for ``prompt`` (see ``design.triage``)."""
     hints = hints or prompt_hints(prompt)
     low = " ".join(prompt.lower().split())

@@ -30,8 +30,7 @@ UNSUPPORTED: tuple[tuple[str, str, str, str], ...] = (
         "pretrained",
         r"pre-?trained|fine-?tun\w*|\bbert\b|\bgpt-?\d*\b|\bllama\b|\bvit\b|hugging ?face|"
         r"\bt5\b|roberta|transfer learning",
-        "the catalog trains its families from scratch; it has no pretrained weights to "
-        "fine-tune",
+        "the catalog trains its families from scratch; it has no pretrained weights to fine-tune",
         "trained from scratch: no pretrained weights",
     ),
     (
@@ -123,6 +122,13 @@ def read(
             "assumed: the prompt asks for a new model of the kind its words suggest"
         )
         return r
+    for what, pattern, reason, assumption in UNSUPPORTED:
+        if what == "text" and has_data:
+            continue  # the data decides the modality, and no loader reads text
+        if re.search(pattern, low):
+            r.status, r.confidence, r.reason = "unsupported", 0.3, reason
+            r.assumptions.append(f"assumed ({reason}): {assumption}")
+            return r
     if not recognised and not has_data:
         r.status, r.confidence = "needs_info", 0.2
         r.questions = [
@@ -132,13 +138,6 @@ def read(
         ]
         r.assumptions.append("assumed: no modelling task was stated; designed the default task")
         return r
-    for what, pattern, reason, assumption in UNSUPPORTED:
-        if what == "text" and has_data:
-            continue  # the data decides the modality, and no loader reads text
-        if re.search(pattern, low):
-            r.status, r.confidence, r.reason = "unsupported", 0.3, reason
-            r.assumptions.append(f"assumed ({reason}): {assumption}")
-            return r
     if image_side is not None and image_side > MAX_IMAGE_SIDE:
         r.status, r.confidence = "unsupported", 0.3
         r.reason = (
