@@ -360,7 +360,8 @@ def test_every_approach_builds_to_its_catalog_count(tmp_path: Path, shared_dir: 
     render = pytest.importorskip("mlflowctl.build.render").render
     cases = yaml.safe_load((shared_dir / "prompts" / "design-prompts.yaml").read_text())
     checked = 0
-    for i, case in enumerate(c for c in cases if "14M" not in c["prompt"]):
+    designable = [c for c in cases if "14M" not in c["prompt"] and "status" not in c["expect"]]
+    for i, case in enumerate(designable):
         bp = design(case["prompt"])
         for a in bp.approaches:
             files = render(bp, a.name, data=case.get("data") or "sklearn:iris")

@@ -26,6 +26,7 @@ import yaml
 
 from mlflowctl.blueprint.model import Approach, Blueprint
 from mlflowctl.design import design
+from mlflowctl.errors import InvalidInputError
 
 pytestmark = pytest.mark.unit
 
@@ -111,6 +112,21 @@ def check_expect(bp: Blueprint, expect: dict[str, Any]) -> None:
                 assert t.chunk_length and t.detach_points
         elif key == "distributed_any":
             assert rec.training.distributed.strategy in want
+        elif key == "metric_any":
+            gate = rec.infrastructure.registry.gate.metric
+            assert gate.removeprefix("test_").removesuffix("_macro") in want, gate
+            wished = {t.metric for t in req.constraints.metric_targets}
+            assert wished & set(want), f"the wish is not recorded: {wished}"
+        elif key == "positive_class":
+            assert req.constraints.positive_class == want
+        elif key == "threshold":
+            assert rec.infrastructure.registry.gate.threshold == pytest.approx(want)
+        elif key == "smallest_recommended":
+            smallest = min(a.model.parameter_count for a in bp.approaches)
+            assert (rec.model.parameter_count == smallest) == want
+        elif key == "not_understood_any":
+            reported = [u for u in bp.envelope.uncertainty_factors if "not understood" in u]
+            assert any(w in u for w in want for u in reported), reported
         elif key == "sections":
             for section in want:
                 assert section in FILLED, f"no definition of 'filled' for {section}"
@@ -126,29 +142,13 @@ PROMPTS_FILE = Path(__file__).parent / "fixtures" / "prompts" / "design-prompts.
 
 #: ``expect`` keys the product does not support yet: a prompt using one is a strict xfail, so it
 #: flags (XPASS fails the run) once the key is handled above; then drop the key from this set.
-NOT_YET_SUPPORTED = {
-    "metric_any": "issue 14",
-    "positive_class": "issue 14",
-    "threshold": "issue 14",
-    "smallest_recommended": "issue 14",
-    "not_understood_any": "issue 14",
-    "status": "issue 14",
-}
+NOT_YET_SUPPORTED: dict[str, str] = {}
 
 
 #: prompts of the file's "worded the way people write them" section (issue 14 too) that use only
 #: supported keys but whose wording the requirements reader does not understand yet, and which
 #: test fails on them; strict, so each flags once the wording is understood
-WORDING_GAPS: dict[str, tuple[str, set[str]]] = {
-    "A wine classifier with no more than 2k weights": (
-        "issue 14: '2k weights' is not read as a parameter budget yet",
-        {"with_data"},
-    ),
-    "Predict the Nile's flow for the following year": (
-        "issue 14: 'the following year' is not read as a 1-step forecast horizon yet",
-        {"with_data", "without_data"},
-    ),
-}
+WORDING_GAPS: dict[str, tuple[str, set[str]]] = {}
 
 
 def _cases() -> list[dict[str, Any]]:
@@ -178,6 +178,13 @@ CASES = _cases()
 
 @pytest.mark.parametrize("case", _params(CASES, "with_data"))
 def test_every_shared_prompt_meets_its_expectations(case: dict[str, Any]) -> None:
+    if "status" in case["expect"]:  # no blueprint: the questions or the reason instead
+        with pytest.raises(InvalidInputError) as err:
+            design(case["prompt"], data=case.get("data"))
+        got = err.value.to_dict()
+        assert got["status"] == case["expect"]["status"] and err.value.exit_code == 2
+        assert got["questions"] if got["status"] == "needs_info" else got["reason"]
+        return
     bp = design(case["prompt"], data=case.get("data"))
     if case.get("data") is None:
         assert bp.requirements.data_source is None
@@ -205,7 +212,9 @@ def test_shared_prompts_without_their_data_still_design(case: dict[str, Any]) ->
 def test_every_prompt_file_key_is_known() -> None:
     """A new ``expect`` key in the prompts file must be handled or listed as not yet supported."""
     supported = {"task", "modality", "family_any", "approaches_min", "params_max", "params_range",
-                 "horizon", "tbptt", "distributed_any", "sections"}  # fmt: skip
+                 "horizon", "tbptt", "distributed_any", "sections", "metric_any",
+                 "positive_class", "threshold", "smallest_recommended", "not_understood_any",
+                 "status"}  # fmt: skip
     known = supported | set(NOT_YET_SUPPORTED)
     used = {k for c in CASES for k in c["expect"]}
     assert used <= known, f"unknown expect keys: {used - known}"

@@ -47,6 +47,22 @@ class Provenance(Strict):
 # --------------------------------------------------------------------------- requirements
 
 
+#: a metric wish by the name people use; ``blueprint.metrics.WISHES`` maps it to a logged metric
+WishMetric = Literal[
+    "accuracy", "recall", "precision", "f1", "roc_auc", "pr_auc", "mae", "rmse", "mse", "r2",
+    "mase", "smape", "mape",
+]  # fmt: skip
+
+
+class MetricTarget(Strict):
+    """"at least 97 % accuracy" -> (accuracy, >=, 0.97); "optimise recall" -> (recall, max)."""
+
+    metric: WishMetric
+    #: ``>=``/``<=`` with a value; ``max``/``min`` when only the direction was asked for
+    op: Literal[">=", "<=", "max", "min"]
+    value: FiniteFloat | None = None
+
+
 class Constraints(Strict):
     """What the prompt asked for, read by the architect."""
 
@@ -63,6 +79,22 @@ class Constraints(Strict):
     hyperparameter_search: bool = False
     memory_based: bool = False
     named_architectures: list[Family] = Field(default_factory=list, max_length=6)
+    #: metric wishes in the order the prompt states them (the first the table logs gates)
+    metric_targets: list[MetricTarget] = Field(default_factory=list, max_length=8)
+    #: the class recall/precision are computed for ("recall on the malignant class")
+    positive_class: Annotated[str, StringConstraints(max_length=60)] | None = None
+    #: "tiny"/"small"/"lightweight" or "large"/"big": which size is recommended
+    size_preference: Literal["tiny", "small", "large"] | None = None
+    #: "fast on CPU", "real-time", "quick inference": the fastest approach is recommended
+    prefer_fast: bool = False
+    #: "edge device", "microcontroller", "phone": deployed on a small CPU
+    edge: bool = False
+    #: GPUs named in the prompt ("8 GPUs")
+    devices: Annotated[int, Field(ge=1, le=4096)] | None = None
+    #: "imbalanced" / "severe class imbalance"
+    imbalance: Literal["mild", "severe"] | None = None
+    #: "explainable", "interpretable": the simplest approach, with attributions
+    interpretability: bool = False
 
 
 class Requirements(Strict):

@@ -10,6 +10,7 @@ in ``templates/_common/metrics.py.j2``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,6 +36,9 @@ class Metric:
     direction: MetricDirection
     compute: str
     binary_only: bool = False
+    #: declared only: a name a prompt may ask for whose computation the templates do not carry
+    #: yet; it is tracked (and may gate) only in a blueprint that asks for it
+    declared: bool = False
 
     @property
     def mode(self) -> Literal["min", "max"]:
@@ -68,6 +72,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("test_r2", "test", _REG, _UP, "r2"),
     Metric("test_mase", "test", _FC, _DOWN, "mase"),
     Metric("test_smape", "test", _FC, _DOWN, "smape"),
+    # declarations (issue 14): asked for by prompts, computed once the templates carry them
+    Metric("test_recall", "test", _CLS, _UP, "recall", binary_only=True, declared=True),
+    Metric("test_precision", "test", _CLS, _UP, "precision", binary_only=True, declared=True),
+    Metric("test_pr_auc", "test", _CLS, _UP, "pr_auc", binary_only=True, declared=True),
 )
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 #: every metric whose larger value is better
@@ -88,20 +96,52 @@ def mode(name: str) -> Literal["min", "max"]:
 
 
 def for_task(
-    task: str, *, n_outputs: int | None = None, stage: Stage | None = None
+    task: str,
+    *,
+    n_outputs: int | None = None,
+    stage: Stage | None = None,
+    wanted: Iterable[str] = (),
 ) -> tuple[Metric, ...]:
-    """The metrics a project of ``task`` logs (``n_outputs``: classes; binary-only ones need 2)."""
+    """The metrics a project of ``task`` logs (``n_outputs``: classes; binary-only ones need 2).
+
+    Declared-only metrics are included when named in ``wanted`` (what the blueprint asks for).
+    """
+    asked = set(wanted)
     return tuple(
         m
         for m in METRICS
         if task in m.tasks
         and (stage is None or m.stage == stage)
         and (not m.binary_only or n_outputs == 2)
+        and (not m.declared or m.name in asked)
     )
 
 
-def names(task: str, *, n_outputs: int | None = None, stage: Stage | None = None) -> list[str]:
-    return [m.name for m in for_task(task, n_outputs=n_outputs, stage=stage)]
+def names(
+    task: str,
+    *,
+    n_outputs: int | None = None,
+    stage: Stage | None = None,
+    wanted: Iterable[str] = (),
+) -> list[str]:
+    return [m.name for m in for_task(task, n_outputs=n_outputs, stage=stage, wanted=wanted)]
+
+
+#: a metric wish by the name people use -> the test metric that measures it
+WISHES: dict[str, str] = {
+    "accuracy": "test_accuracy", "recall": "test_recall", "precision": "test_precision",
+    "f1": "test_f1_macro", "roc_auc": "test_roc_auc", "pr_auc": "test_pr_auc",
+    "mae": "test_mae", "rmse": "test_rmse", "mse": "test_rmse", "r2": "test_r2",
+    "mase": "test_mase", "smape": "test_smape",
+}  # fmt: skip
+
+
+def for_wish(wish: str, task: str, n_outputs: int | None) -> Metric | None:
+    """The test metric a wish maps to when a project of ``task`` can log it, else None."""
+    row = BY_NAME.get(WISHES.get(wish, ""))
+    if row is None or task not in row.tasks or (row.binary_only and n_outputs != 2):
+        return None
+    return row
 
 
 def computations(task: str, *, n_outputs: int | None = None) -> list[str]:

@@ -47,6 +47,7 @@ from mlflowctl.blueprint.inputs import (
     ClassCount,
     Constraints,
     DataProfile,
+    MetricTarget,
     Provenance,
     Requirements,
 )
@@ -144,6 +145,7 @@ __all__ = [
     "MLPParams",
     "MetricMode",
     "MetricName",
+    "MetricTarget",
     "Modality",
     "ModelName",
     "ModelSpec",

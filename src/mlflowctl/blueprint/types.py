@@ -60,6 +60,9 @@ MetricName = Literal[
     "test_mase",
     "test_smape",
     "train_loss",
+    "test_recall",
+    "test_precision",
+    "test_pr_auc",
 ]
 Direction = Literal["maximize", "minimize"]
 MetricMode = Literal["min", "max"]

@@ -70,6 +70,14 @@ def design(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the blueprint (or the error) as JSON.")
     ] = False,
+    assume: Annotated[
+        bool,
+        typer.Option(
+            "--assume",
+            help="Design even when the prompt needs more information or asks for an "
+            "unsupported task; the assumptions are listed in the blueprint's uncertainties.",
+        ),
+    ] = False,
 ) -> None:
     """Design a blueprint: 2-3 approaches, one recommended, ready for `mlflowctl build`."""
     from mlflowctl.errors import InvalidInputError
@@ -107,6 +115,7 @@ def design(
         agents_dir=settings.agents_arg,
         record_dir=record,
         replay_dir=replay,
+        assume=assume,
     )
     if fmt == "md":
         from mlflowctl.design.proposal import render

@@ -101,6 +101,9 @@ def run(
                     hint='describe the model, e.g. mlflowctl run "classify handwritten digits"',
                     location="PROMPT",
                 )
+            from mlflowctl.design.requirements import check_prompt
+
+            check_prompt(prompt, has_data=data is not None)  # needs_info: before any side effect
             if backend != "offline":  # a missing key fails before a workdir exists (B27)
                 from mlflowctl.cli.design import check_backend
 

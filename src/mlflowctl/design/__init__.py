@@ -64,12 +64,16 @@ def design(
     agents_dir: str | Path | None = None,
     record_dir: str | Path | None = None,
     replay_dir: str | Path | None = None,
+    assume: bool = False,
 ) -> Blueprint:
-    """Design a blueprint for ``prompt``; raises an ``MlflowctlError`` on bad input."""
-    from mlflowctl.design.requirements import read_requirements
+    """Design a blueprint for ``prompt``; raises an ``MlflowctlError`` on bad input, and
+    ``needs_info``/``unsupported`` for a prompt that is no servable modelling task unless
+    ``assume`` (then the assumptions are listed in the blueprint's uncertainties)."""
+    from mlflowctl.design.requirements import check_prompt, read_requirements
 
     if not prompt or not prompt.strip():
         read_requirements(prompt)  # raises the empty-prompt error
+    check_prompt(prompt, has_data=data is not None, assume=assume)
     profile: DataProfile | None = None
     if data is not None:
         from mlflowctl.data import profile as profile_data

@@ -60,9 +60,10 @@ _STOP = frozenset(
 )
 
 
-def tracked_metrics(task: str, n_outputs: int) -> list[str]:
-    """What the templates log for this task; ROC AUC only for two classes."""
-    return metrics_table.names(task, n_outputs=n_outputs)
+def tracked_metrics(task: str, n_outputs: int, wanted: tuple[str, ...] = ()) -> list[str]:
+    """What the templates log for this task; ROC AUC only for two classes; declared-only
+    metrics when the blueprint asks for them (``wanted``)."""
+    return metrics_table.names(task, n_outputs=n_outputs, wanted=wanted)
 
 
 def default_lookback(req: Requirements, profile: DataProfile | None) -> int:
@@ -231,7 +232,7 @@ def assemble(
     for i, a in enumerate(draft.approaches):
         inp, out = input_output(req, profile, prompt, a.model.lookback)
         io = IO(tuple(inp.shape), out.dim)
-        metrics = tracked_metrics(req.task, out.dim)
+        metrics = tracked_metrics(req.task, out.dim, (a.infrastructure.gate.metric,))
         p = a.model.params
         layers = layer_table(p, io)
         count = sum(r.params for r in layers)

@@ -8,8 +8,10 @@ the ml-architect spec's policy, so editing the spec changes the design.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from mlflowctl.blueprint import metrics as metrics_table
 from mlflowctl.blueprint.model import (
     CNNParams,
     DataProfile,
@@ -25,24 +27,37 @@ from mlflowctl.design.catalog import (
     AnyParams,
     count_params,
     families,
+    flops_per_sample,
     size_for_budget,
     tcn,
 )
 from mlflowctl.design.catalog import transformer as tf_catalog
-from mlflowctl.design.catalog.tradeoffs import TITLES, rationale, tradeoffs
+from mlflowctl.design.catalog.tradeoffs import (
+    TITLES,
+    Sizing,
+    grounded_rationale,
+    grounded_tradeoffs,
+)
 from mlflowctl.design.critic import (
     MAXIMIZE,
     default_lookback,
     input_output,
 )
 from mlflowctl.design.draft import ApproachDraft, DesignDraft
+from mlflowctl.design.risks import data_risks, preference
 from mlflowctl.design.strategy import rows_of, selection_metric, training
 from mlflowctl.errors import InvalidInputError
 from mlflowctl.specs.policy import ArchitectPolicy, MlopsPolicy
 
 
 def _sized(
-    fam: str, io: IO, req: Requirements, default: AnyParams, tol: float, **opts: Any
+    fam: str,
+    io: IO,
+    req: Requirements,
+    default: AnyParams,
+    tol: float,
+    scale: str = "base",
+    **opts: Any,
 ) -> AnyParams:
     """The default configuration, or the catalog's fit to the prompt's parameter budget.
 
@@ -54,6 +69,9 @@ def _sized(
         return default
     kind = c.param_budget_kind or "target"
     budget = c.param_budget
+    if kind == "max" and scale in _BUDGET_SHARE:
+        # under a cap the size variants take a share of it, so they stay distinct (issue 14.6)
+        budget = max(1, budget // _BUDGET_SHARE[scale])
     if kind == "max" and count_params(default, io) <= budget:
         return default
     sized = size_for_budget(fam, io, budget, kind, **opts)
@@ -77,6 +95,10 @@ def _sized(
     return sized
 
 
+#: under a parameter cap, the share of it each smaller variant is sized to
+_BUDGET_SHARE = {"small": 4, "compact": 2}
+
+
 def _first_candidates(fam: str, io: IO, **opts: Any) -> list[AnyParams]:
     from mlflowctl.design.catalog import candidates
 
@@ -93,21 +115,21 @@ def _family_params(
 ) -> AnyParams:
     """Default hyper-parameters of a family; ``scale`` is ``small``, ``base`` or ``large``."""
     big = scale == "large"
-    small = scale == "small" or req.constraints.latency_ms is not None
+    small = scale in ("small", "compact") or req.constraints.latency_ms is not None
     memory = 8 if req.constraints.memory_based else 0
     if family == "mlp":
         width = 32 if small else (256 if big else (64 if (rows or 0) < 1000 else 128))
-        depth = 1 if scale == "small" else (3 if big else 2)
+        depth = 1 if scale in ("small", "compact") else (3 if big else 2)
         hidden = [max(8, width >> i) for i in range(depth)]
         dropout = 0.2 if (rows or 10_000) < 1000 else 0.1
         default: AnyParams = MLPParams(hidden=hidden, activation="gelu", dropout=dropout)
-        return _sized("mlp", io, req, default, tol, depth=depth)
+        return _sized("mlp", io, req, default, tol, scale, depth=depth)
     if family == "cnn":
         base = 16 if small else (32 if big else 24)
         side = min(io.shape[1], io.shape[2])
         stages = max(1, min(3 if side >= 32 else 2, side.bit_length() - 2))
         default = CNNParams(channels=[base << i for i in range(stages)], dropout=0.1)
-        return _sized("cnn", io, req, default, tol, stages=stages)
+        return _sized("cnn", io, req, default, tol, scale, stages=stages)
     if family in families(recurrent=True):
         # a series of a few hundred steps overfits two layers of 64 within a few epochs:
         # sunspots test MASE 0.87-1.07 over four seeds with 2x64, 0.86-0.91 with 1x32
@@ -122,12 +144,12 @@ def _family_params(
             layers=n_layers,
             dropout=0.1 if n_layers > 1 else 0.0,
         )
-        return _sized(family, io, req, default, tol, layers=n_layers)
+        return _sized(family, io, req, default, tol, scale, layers=n_layers)
     if family == "tcn":
         n = tcn.blocks_for(io.steps)
         width = 16 if small else (64 if big else 32)
         default = TCNParams(channels=[width] * n, kernel_size=3, dropout=0.1)
-        return _sized("tcn", io, req, default, tol)
+        return _sized("tcn", io, req, default, tol, scale)
     d = 32 if small else (128 if big else 64)
     default = TransformerParams(
         d_model=d,
@@ -138,7 +160,7 @@ def _family_params(
         max_len=io.steps,
         memory_tokens=memory,
     )
-    return _sized("transformer", io, req, default, tol, memory_tokens=memory)
+    return _sized("transformer", io, req, default, tol, scale, memory_tokens=memory)
 
 
 def _choices(req: Requirements) -> tuple[list[str], str]:
@@ -153,8 +175,10 @@ def _choices(req: Requirements) -> tuple[list[str], str]:
             order.remove(named[0])
             order.insert(0, named[0])
         return order, "convolutions share weights across the image and need few parameters"
-    if c.memory_based or (named and named[0] == "transformer"):
+    if c.memory_based:
         return ["transformer", "lstm", "tcn"], "a memory-augmented transformer was asked for"
+    if named and named[0] == "transformer":
+        return ["transformer", "lstm", "tcn"], "a transformer was asked for"
     if c.param_budget and c.param_budget_kind == "target" and c.param_budget >= 1_000_000:
         return ["transformer", "lstm", "tcn"], "transformers scale best to millions of parameters"
     first = next((f for f in named if f in families(sequence=True)), None)
@@ -177,21 +201,62 @@ def _choices(req: Requirements) -> tuple[list[str], str]:
 def _approaches(req: Requirements) -> list[tuple[str, str, str]]:
     """(name, family, scale) in order of preference: other families first, then other sizes."""
     families, _ = _choices(req)
+    first = families[0]
+    compact = (f"{first}_compact", first, "compact")  # when a budget makes sizes coincide
     if len(families) == 1:
         f = families[0]
-        return [(f"{f}_base", f, "base"), (f"{f}_small", f, "small"), (f"{f}_wide", f, "large")]
-    first = families[0]
-    return [(f, f, "base") for f in families] + [(f"{first}_small", first, "small")]
+        return [
+            (f"{f}_base", f, "base"),
+            (f"{f}_small", f, "small"),
+            (f"{f}_wide", f, "large"),
+            compact,
+        ]
+    return [(f, f, "base") for f in families] + [(f"{first}_small", first, "small"), compact]
 
 
-def _infrastructure(
-    req: Requirements, profile: DataProfile | None, mlops: MlopsPolicy
-) -> dict[str, Any]:
-    metric = {
+def gate_of(
+    req: Requirements, n_outputs: int, mlops: MlopsPolicy
+) -> tuple[str, float | None, list[str]]:
+    """The gate metric and threshold: the prompt's first metric wish the table can log for this
+    task, else an imbalance-aware or the policy's default; notes for wishes not honoured."""
+    default = {
         "classification": mlops.classification_metric,
         "regression": mlops.regression_metric,
         "forecasting": mlops.forecasting_metric,
     }[req.task]
+    c = req.constraints
+    notes: list[str] = []
+    for wish in c.metric_targets:
+        row = metrics_table.for_wish(wish.metric, req.task, n_outputs)
+        if row is None:
+            notes.append(
+                f"{wish.metric} was asked for but is not logged for {req.task}"
+                + (f" with {n_outputs} classes" if req.task == "classification" else "")
+                + "; recorded in requirements, gate on another metric"
+            )
+            continue
+        threshold = None
+        if wish.value is not None:
+            value = math.sqrt(wish.value) if wish.metric == "mse" else wish.value
+            if (wish.op == ">=") == (row.direction == "maximize"):
+                threshold = value
+            else:
+                notes.append(f"{wish.metric} {wish.op} {wish.value:g} runs against its direction")
+        if row.declared:
+            notes.append(
+                f"{row.name} is declared in the metrics table; the rendered project must log "
+                "it before the gate can pass"
+            )
+        return row.name, threshold, notes
+    if c.imbalance and req.task == "classification":
+        return "test_f1_macro", None, notes
+    return default, None, notes
+
+
+def _infrastructure(
+    req: Requirements, profile: DataProfile | None, mlops: MlopsPolicy, n_outputs: int
+) -> dict[str, Any]:
+    metric, threshold, _ = gate_of(req, n_outputs, mlops)
     direction = "maximize" if metric in MAXIMIZE else "minimize"
     if profile is not None and profile.kind == "tabular" and profile.feature_names:
         features = list(profile.feature_names[:30])
@@ -212,12 +277,14 @@ def _infrastructure(
             "metric": metric,
             "direction": direction,
             "min_improvement": mlops.min_improvement,
+            "threshold": threshold,
         },
         "monitoring": {
             "features": features,
             "drift_metric": "psi",
             "drift_threshold": 0.2,
             "performance_metric": metric,
+            "performance_threshold": threshold,
         },
     }
 
@@ -237,8 +304,9 @@ def plan(
     inp, out = input_output(req, profile, prompt, lookback)
     io = IO(tuple(inp.shape), out.dim)
     _, why = _choices(req)
-    infra = _infrastructure(req, profile, mlops)
-    drafts: list[ApproachDraft] = []
+    infra = _infrastructure(req, profile, mlops, io.output_dim)
+    drafts: list[dict[str, Any]] = []
+    seen: set[str] = set()
     skipped: list[InvalidInputError] = []
     for name, family, scale in _approaches(req):
         if len(drafts) == policy.max_approaches:
@@ -250,28 +318,51 @@ def plan(
                 raise
             skipped.append(exc)
             continue
+        key = params.model_dump_json()
+        if key in seen:  # distinct names mean distinct configurations
+            continue
+        seen.add(key)
         n = count_params(params, io)
         train = training(family, params, io, req, profile, policy, low)
         chunk = train["tbptt"].get("chunk_length") if train["tbptt"].get("enabled") else None
         memory = params.memory_tokens if isinstance(params, TransformerParams) else 0
         drafts.append(
-            ApproachDraft.model_validate(
-                {
-                    "name": name,
-                    "title": TITLES[family] + ("" if scale == "base" else f" ({scale})"),
-                    "overview": f"{TITLES[family]} with {n:,} parameters for {req.task} on "
-                    f"{req.modality} data.",
-                    "model": {"params": params.model_dump(), "lookback": lookback},
-                    "training": train,
-                    "infrastructure": infra,
-                    "tradeoffs": tradeoffs(family, scale, tbptt_chunk=chunk),
-                    "rationale": rationale(family, tbptt_chunk=chunk, memory_tokens=memory),
-                }
-            )
+            {
+                "name": name,
+                "title": TITLES[family] + ("" if scale == "base" else f" ({scale})"),
+                "overview": f"{TITLES[family]} with {n:,} parameters for {req.task} on "
+                f"{req.modality} data.",
+                "model": {"params": params.model_dump(), "lookback": lookback},
+                "training": train,
+                "infrastructure": infra,
+                "_sizing": (family, scale, n, flops_per_sample(params, io), chunk, memory),
+            }
         )
     if len(drafts) < 2:
-        raise skipped[0]
-    notes = []
+        if skipped:
+            raise skipped[0]
+        raise InvalidInputError(
+            "the constraints leave only one distinct configuration to offer",
+            hint="loosen the parameter budget so smaller and larger variants fit",
+            location="PROMPT",
+        )
+    samples = _train_samples(req, profile, io)
+    order = sorted(range(len(drafts)), key=lambda i: drafts[i]["_sizing"][2])
+    for rank, i in enumerate(order):
+        family, scale, n, flops, chunk, memory = drafts[i].pop("_sizing")
+        sizing = Sizing(family, scale, n, flops, samples, rank, len(drafts))
+        drafts[i]["tradeoffs"] = grounded_tradeoffs(sizing, tbptt_chunk=chunk)
+        drafts[i]["rationale"] = grounded_rationale(
+            sizing, tbptt_chunk=chunk, memory_tokens=memory
+        )
+        drafts[i]["_params"] = n
+    counts = [d.pop("_params") for d in drafts]
+    chosen, why = preference(req, [d["name"] for d in drafts], counts, why)
+    approaches = [ApproachDraft.model_validate(d) for d in drafts]
+    first = next(a for a in approaches if a.name == chosen)
+    sized = list(zip(counts, [d["name"] for d in drafts], strict=True))
+    notes = data_risks(req, profile, io, samples, sized)
+    notes += gate_of(req, io.output_dim, mlops)[2]
     if "stock" in low or "price" in low:
         notes.append("financial series are close to a random walk: expect a weak signal")
     if req.constraints.distributed and req.constraints.hardware is None:
@@ -281,9 +372,19 @@ def plan(
             notes.append(f"{named} was named but does not fit {req.modality} data; not used")
     confidence = 0.85 if profile is not None else 0.7
     return DesignDraft(
-        approaches=drafts,
-        recommended=drafts[0].name,
-        reason=f"{why}; {drafts[0].title.lower()} is the best fit for the stated requirements",
+        approaches=approaches,
+        recommended=chosen,
+        reason=f"{why}; {first.title.lower()} is the best fit for the stated requirements",
         confidence=confidence,
-        uncertainty_factors=notes,
+        uncertainty_factors=[n[:200] for n in notes][:30],
     )
+
+
+def _train_samples(req: Requirements, profile: DataProfile | None, io: IO) -> int | None:
+    """Training samples: rows (or windows of a series) less the validation and test splits."""
+    rows = rows_of(profile)
+    if rows is None:
+        return None
+    if req.task == "forecasting":
+        rows = max(1, rows - io.steps - io.output_dim + 1)
+    return max(1, round(rows * 0.7))

@@ -10,15 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mlflowctl.blueprint.model import Constraints, DataProfile, Requirements
+from mlflowctl.blueprint.model import Constraints, DataProfile, MetricTarget, Requirements
+from mlflowctl.design import phrases, triage
+from mlflowctl.design.phrases import NUM as _NUM
+from mlflowctl.design.phrases import number as _number
 from mlflowctl.errors import InvalidInputError
 
-_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-    "fifteen": 15, "twenty": 20, "thirty": 30, "sixty": 60, "hundred": 100,
-}  # fmt: skip
-_NUM = r"(\d[\d,]*(?:\.\d+)?|" + "|".join(_WORDS) + r")"
 #: length of one unit (or one step of a data frequency) in days
 _UNIT_DAYS = {
     "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 365.25 / 12,
@@ -45,7 +42,8 @@ _TASK = [
     ("classification", r"classif|tell .* apart|\bwhether\b|\bdetect|recogni[sz]|identify|"
                        r"malignant|benign|categor|\bwhich (class|kind|type)|label|\bspam\b"),
     ("regression", r"regress|progression|estimate|how much|how many|\bamount\b|continuous|"
-                   r"predict (the )?(price|value|score|yield|demand|age|cost)"),
+                   r"predict (the )?(price|value|score|yield|demand|age|cost)|"
+                   r"\b(house|home|car|rent|sale|property) prices?\b"),
 ]  # fmt: skip
 _MODALITY = [
     ("image", r"image|photo|picture|pixel|grayscale|greyscale|\brgb\b|handwritten|mnist|"
@@ -71,46 +69,9 @@ class Hints:
     constraints: Constraints = field(default_factory=Constraints)
 
 
-def _number(text: str) -> float:
-    text = text.lower().replace(",", "")
-    return float(_WORDS[text]) if text in _WORDS else float(text)
-
-
-def _budget(low: str) -> tuple[int, str] | None:
-    scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
-    m = re.search(
-        _NUM + r"\s*(k|m|b|thousand|million|billion)?\s*-?\s*param", low, flags=re.IGNORECASE
-    )
-    if not m:
-        return None
-    value = min(_number(m.group(1)) * scale.get((m.group(2) or "").lower(), 1), 1e11)
-    before = low[max(0, m.start() - 40) : m.start()]
-    cap = re.search(
-        r"under|below|less than|fewer than|at most|no more than|max|up to|within|<", before
-    )
-    return max(1, round(value)), "max" if cap else "target"
-
-
-def _horizon(low: str) -> tuple[float, str | None] | None:
-    unit = r"(minute|hour|day|week|month|quarter|year|step|period)s?"
-    for pat in (
-        _NUM + r"[- ]" + unit + r"\b[^.;]{0,20}?\b(ahead|out|forward|horizon|trajector|forecast)",
-        r"(?:next|horizon of|for the next)\s+" + _NUM + r"\s+" + unit,
-        _NUM + r"[- ]" + unit + r"[- ](?:ahead|horizon|trajectory|forecast)",
-    ):
-        m = re.search(pat, low)
-        if m:
-            u = m.group(2)
-            return _number(m.group(1)), None if u in ("step", "period") else u
-    m = re.search(r"\b(a|one|next)\s+(minute|hour|day|week|month|quarter|year)\s+ahead", low)
-    if m:
-        return 1.0, m.group(2)
-    return None
-
-
 def _constraints(low: str) -> Constraints:
     c = Constraints()
-    budget = _budget(low)
+    budget = phrases.read_budget(low)
     if budget:
         c.param_budget, c.param_budget_kind = budget[0], budget[1]  # type: ignore[assignment]
     lat = re.search(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)\b", low)
@@ -121,12 +82,14 @@ def _constraints(low: str) -> Constraints:
     mem = re.search(r"(\d+(?:\.\d+)?)\s*(gb|gib)\b", low)
     if mem and 0 < float(mem.group(1)) <= 100_000:
         c.memory_gb = float(mem.group(1))
-    if re.search(r"multi[- ]?gpu|multiple gpus|\b\d+\s*(x\s*)?gpus|\b(two|four|eight) gpus", low):
-        c.hardware = "multi_gpu"
-    elif re.search(r"\bgpus?\b|\bcuda\b|\bh100|\ba100", low):
-        c.hardware = "gpu"
-    elif re.search(r"\bon (a|the) cpu\b|cpu[- ]only", low):
-        c.hardware = "cpu"
+    for key, value in phrases.read_hardware(low).items():
+        setattr(c, key, value)
+    c.prefer_fast = phrases.read_speed(low)
+    c.size_preference = phrases.read_size(low)  # type: ignore[assignment]
+    c.metric_targets = [MetricTarget.model_validate(t) for t in phrases.read_metrics(low)]
+    c.positive_class = phrases.read_positive_class(low)
+    c.imbalance = phrases.read_imbalance(low)  # type: ignore[assignment]
+    c.interpretability = phrases.read_interpretability(low)
     c.tbptt = bool(re.search(r"tbptt|truncated (bptt|back[- ]?prop)", low))
     c.distributed = bool(
         re.search(
@@ -152,12 +115,15 @@ def prompt_hints(prompt: str) -> Hints:
     h = Hints(constraints=_constraints(low))
     h.task = next((t for t, pat in _TASK if re.search(pat, low)), None)
     h.modality = next((m for m, pat in _MODALITY if re.search(pat, low)), None)
-    h.horizon = _horizon(low)
+    h.horizon = phrases.read_horizon(low)
     h.frequency_unit = next(
         (u for w, u in _ADVERB_UNIT.items() if re.search(rf"\b{w}\b", low)), None
     )
     if h.horizon and h.task is None:
         h.task = "forecasting"
+    wishes = {t.metric for t in h.constraints.metric_targets}
+    if h.task is None and wishes:
+        h.task = "regression" if wishes <= phrases.MINIMIZED | {"r2"} else "classification"
     size = re.search(r"\b(\d{1,4})\s*x\s*(\d{1,4})\b", low)
     if size or h.modality == "image":
         side_h, side_w = (int(size.group(1)), int(size.group(2))) if size else (28, 28)
@@ -297,10 +263,92 @@ def read_requirements(
     )
 
 
-def reading_notes(prompt: str, req: Requirements, profile: DataProfile | None) -> list[str]:
-    """Where the requirements rest on a guess or on the data overruling the prompt."""
-    hints = prompt_hints(prompt)
+_INFRA_ASK = (
+    r"track|registry|register|checkpoint|monitor|drift|pipeline|experiment|mlflow|deploy|"
+    r"hyper-?param|search|distributed|training (infrastructure|plan|setup)"
+)
+
+
+def _recognised(hints: Hints, low: str) -> bool:
+    """Does the prompt name anything a design can start from?"""
+    c = hints.constraints
+    return bool(
+        hints.task
+        or hints.modality
+        or hints.horizon
+        or c.named_architectures
+        or c.param_budget
+        or c.tbptt
+        or c.distributed
+        or c.hyperparameter_search
+        or c.memory_based
+        or c.metric_targets
+        or c.size_preference
+        or c.prefer_fast
+        or c.edge
+        or c.interpretability
+        or c.imbalance
+        or re.search(_INFRA_ASK, low)
+        or re.search(r"\b(predict|estimat|classif|forecast|detect|recogni[sz]|regress)", low)
+    )
+
+
+def triage_prompt(prompt: str, *, has_data: bool, hints: Hints | None = None) -> triage.Reading:
+    """needs_info / unsupported / ok for ``prompt`` (see ``design.triage``)."""
+    hints = hints or prompt_hints(prompt)
+    low = " ".join(prompt.lower().split())
+    side = max(hints.image_shape[1:]) if hints.image_shape else None
+    return triage.read(prompt, recognised=_recognised(hints, low), has_data=has_data,
+                       image_side=side)  # fmt: skip
+
+
+def check_prompt(prompt: str, *, has_data: bool, assume: bool = False) -> triage.Reading:
+    """Raise ``needs_info``/``unsupported`` before any side effect, unless ``assume``."""
+    reading = triage_prompt(prompt, has_data=has_data)
+    if not assume:
+        triage.enforce(reading)
+    return reading
+
+
+#: the reader's own words: a clause using one of them is understood
+_KNOWN = (
+    *(p for _, p in _ARCH + _TASK + _MODALITY),
+    r"tbptt|truncated|distributed|multi[- ]?node|hyper|optuna|\bhpo\b|memory|stock|price|"
+    r"\d+\s*x\s*\d+|\d+\s+(classes|categories|species|types|kinds|labels|digits|cultivars)|"
+    r"(hourly|daily|weekly|monthly|quarterly|yearly|annual)",
+)
+
+
+def _wish_notes(hints: Hints, req: Requirements, profile: DataProfile | None) -> list[str]:
+    c = req.constraints
     notes = []
+    if c.positive_class and profile is not None and profile.class_counts:
+        labels = [k.label.lower() for k in profile.class_counts]
+        if c.positive_class.lower() in labels:
+            notes.append(
+                f"positive class '{c.positive_class}' is label {labels.index(c.positive_class)}"
+                " of the data: recall and precision are computed for it"
+            )
+        else:
+            notes.append(
+                f"positive class '{c.positive_class}' is not a class of the data "
+                f"({', '.join(labels[:6])}); check which label is meant"
+            )
+    if c.size_preference or c.prefer_fast or c.edge:
+        why = c.size_preference or ("edge device" if c.edge else "fast inference")
+        notes.append(f"the prompt asks for a {why} model: the smallest approach is recommended")
+    return notes
+
+
+def reading_notes(prompt: str, req: Requirements, profile: DataProfile | None) -> list[str]:
+    """Where the requirements rest on a guess or on the data overruling the prompt; what the
+    prompt said that the reader did not understand; assumptions made under ``--assume``."""
+    hints = prompt_hints(prompt)
+    notes = [f"not understood: '{part}'" for part in phrases.not_understood(prompt, _KNOWN)]
+    reading = triage_prompt(prompt, has_data=profile is not None, hints=hints)
+    if reading.status != "ok":
+        notes += reading.assumptions
+    notes += _wish_notes(hints, req, profile)
     if hints.modality and hints.modality != req.modality:
         notes.append(
             f"the prompt suggests {hints.modality} data but the data is {req.modality}; "

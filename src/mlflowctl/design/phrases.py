@@ -1,0 +1,332 @@
+"""The pattern table the requirement reader reads a prompt with: one entry per concept.
+
+Each concept (a parameter budget, a horizon, a metric wish, the positive class, ...) is one
+``Concept`` row: the synonyms that name it, as one regular expression, and a reader that turns a
+match into a value. A clause of the prompt that no row (nor the task, modality and architecture
+words of ``requirements``) recognises and that still carries content words is reported back as
+``not understood: '...'``, so no wish is dropped in silence. Plain ``re``, no heavy imports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlflowctl.design.wishes import METRIC_WORDS, MINIMIZED, read_metrics
+
+#: number words people write instead of digits
+NUMBER_WORDS: dict[str, float] = {
+    "a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "couple of": 2, "three": 3, "four": 4,
+    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
+    "twelve": 12, "dozen": 12, "a dozen": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
+    "twenty-four": 24, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90, "hundred": 100, "a hundred": 100, "thousand": 1000,
+    "a thousand": 1000, "half a": 0.5, "half": 0.5,
+}  # fmt: skip
+_WORDS_RE = "|".join(sorted((re.escape(w) for w in NUMBER_WORDS), key=len, reverse=True))
+#: a number in digits (``5,000``, ``1.5``) or words, not glued to a preceding word
+NUM = r"(?<![\w.])(\d[\d,]*(?:\.\d+)?|" + _WORDS_RE + r")(?![\w])"
+#: the same, allowing a unit letter right after it (``2k``, ``1.5M``)
+NUM_SCALED = r"(?<![\w.])(\d[\d,]*(?:\.\d+)?|" + _WORDS_RE + r")"
+
+
+def number(text: str) -> float:
+    text = text.lower().replace(",", "").strip()
+    return float(NUMBER_WORDS[text]) if text in NUMBER_WORDS else float(text)
+
+
+__all__ = ["CONCEPTS", "METRIC_WORDS", "MINIMIZED", "NUM", "number", "read_metrics"]
+
+UNIT = r"(minute|hour|day|week|month|quarter|year|step|period|point|value|observation)s?"
+_STEP_UNITS = ("step", "period", "point", "value", "observation")
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def read_budget(low: str) -> tuple[int, str] | None:
+    """ "under 5,000 parameters", "no more than 2k weights", "a 14M-parameter model"."""
+    scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
+    m = re.search(
+        NUM_SCALED + r"\s*(k|m|b|thousand|million|billion)?\s*-?\s*(?:trainable\s+)?"
+        r"(?:param|weight|coefficient)",
+        low,
+    )
+    if not m:
+        return None
+    value = min(number(m.group(1)) * scale.get((m.group(2) or "").lower(), 1), 1e11)
+    before = low[max(0, m.start() - 40) : m.start()]
+    after = low[m.end() : m.end() + 25]
+    cap = re.search(
+        r"under|below|less than|fewer than|at most|no more than|not more than|max|up to|"
+        r"within|smaller than|not exceed|\bcap(?:ped)?\b[^,.;]{0,20}\bat\b|limit(ed)? (of|to)|<|≤",
+        before,
+    ) or re.search(r"\bor (fewer|less)\b|\bat most\b|\bmax(imum)?\b|\btops\b", after)
+    return max(1, round(value)), "max" if cap else "target"
+
+
+def read_horizon(low: str) -> tuple[float, str | None] | None:
+    """(count, unit) or (count, None) for steps: "63 days out", "the following year",
+    "next step", "eight quarters ahead", "a quarter ahead"."""
+    ahead = r"(ahead|out|forward|into the future|in advance|from now|later|horizon|trajector|" \
+            r"forecast)"  # fmt: skip
+    for pat in (
+        NUM + r"[- ]" + UNIT + r"\b[^.;]{0,20}?\b" + ahead,
+        r"(?:next|following|coming|upcoming|horizon of|for the next|over the next)\s+"
+        + NUM
+        + r"\s+"
+        + UNIT,
+        NUM + r"[- ]" + UNIT + r"[- ](?:ahead|horizon|trajectory|forecast)",
+    ):
+        m = re.search(pat, low)
+        if m:
+            u = m.group(2)
+            return number(m.group(1)), None if u in _STEP_UNITS else u
+    m = re.search(
+        r"\b(?:next|following|coming|upcoming|subsequent)[\s-]+(minute|hour|day|week|month|"
+        r"quarter|year|step|period|point|value|observation)\b",
+        low,
+    )
+    if m:
+        return 1.0, None if m.group(1) in _STEP_UNITS else m.group(1)
+    m = re.search(r"\bone[- ]step\b|\bsingle[- ]step\b|\bstep[- ]ahead\b", low)
+    if m:
+        return 1.0, None
+    m = re.search(r"\btomorrow\b", low)
+    if m:
+        return 1.0, "day"
+    return None
+
+
+def read_hardware(low: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    gpus = re.search(NUM + r"\s*(?:x\s*)?(?:\w+\s)?gpus\b", low)
+    if re.search(r"multi[- ]?gpu|multiple gpus|several gpus", low) or (
+        gpus and number(gpus.group(1)) >= 2
+    ):
+        out["hardware"] = "multi_gpu"
+        if gpus and number(gpus.group(1)) >= 2:
+            out["devices"] = min(4096, int(number(gpus.group(1))))
+    elif re.search(r"\bgpus?\b|\bcuda\b|\bh100|\ba100", low) and not re.search(
+        r"\b(no|without( a)?) gpus?\b", low
+    ):
+        out["hardware"] = "gpu"
+    elif re.search(
+        r"\bon (a |the |one |my )?(cpu|laptop)s?\b|cpu[- ](only|bound)|\b(no|without( a)?) gpus?\b",
+        low,
+    ):
+        out["hardware"] = "cpu"
+    if re.search(
+        r"\bedge\b|micro-?controller|\bmcu\b|embedded|raspberry pi|\bphone\b|mobile|"
+        r"on[- ]device|arduino|\biot\b|wearable",
+        low,
+    ):
+        out["edge"] = True
+        out.setdefault("hardware", "cpu")
+    return out
+
+
+def read_speed(low: str) -> bool:
+    return bool(
+        re.search(
+            r"\b(fast|faster|fastest|quick|quickly|speedy|snappy|real[- ]?time|low[- ]latency|"
+            r"responsive|cheap to run|lightning[- ]fast)\b",
+            low,
+        )
+    )
+
+
+_MODEL_NOUN = (
+    r"(model|network|net|nn|classifier|regressor|forecaster|predictor|mlp|cnn|lstm|gru|tcn|"
+    r"transformer|architecture|footprint|one|version)"
+)
+
+
+def read_size(low: str) -> str | None:
+    """ "a tiny model", "keep it small", "lightweight", "as small as possible", "a big network"."""
+    sizes = (
+        ("tiny", r"tiny|minuscule|very small|extremely small|micro|smallest( possible)?"),
+        ("small", r"small|compact|light-?weight|light|lean|little|slim|minimal|modest|"
+                  r"low[- ]footprint"),
+        ("large", r"large|big|huge|heavy|high[- ]capacity|massive|beefy|largest"),
+    )  # fmt: skip
+    for name, words in sizes:
+        near = rf"\b({words})\b(?:[\w-]+\s+){{0,2}}?\s*{_MODEL_NOUN}\b"
+        keep = (
+            rf"\b(keep|make)s?\s+(it|them|the \w+|this)\s+(\w+\s+)?({words})\b|"
+            rf"\b(it|model|network|net|size|footprint)\s+(\w+\s+){{0,2}}(be|stay|remain|is|are)"
+            rf"\s+(\w+\s+)?({words})\b|\bas ({words}) as (possible|it gets|we can)\b"
+        )
+        if re.search(near, low) or re.search(keep, low):
+            return name
+    if re.search(r"\bfew(er)? (parameters|weights)\b|\blightweight\b", low):
+        return "small"
+    return None
+
+
+def read_positive_class(low: str) -> str | None:
+    """ "recall on the malignant class", "fraud is the positive class", "treat churners as
+    positive", "positive class: spam"."""
+    word = r"([a-z][\w-]{1,40})"
+    for pat in (
+        r"(?:recall|precision|sensitivity|f1|f-score|detection rate)\s+(?:on|for|of)\s+"
+        r"(?:the\s+)?" + word + r"(?:\s+(?:class|cases|label|category|ones|samples))",
+        r"positive class\s*(?:is|=|:|being|should be)?\s*(?:the\s+)?[\"']?" + word,
+        word + r"\s+(?:is|as|being)\s+(?:the\s+)?positive(?:\s+class)?\b",
+        r"treat(?:ing)?\s+(?:the\s+)?" + word + r"\s+(?:\w+\s+)?as\s+(?:the\s+)?positive",
+        r"(?:recall|precision|sensitivity)\s+(?:on|for|of)\s+(?:the\s+)?" + word,
+    ):
+        m = re.search(pat, low)
+        if m and m.group(1) not in ("the", "a", "an", "class", "test", "validation", "model"):
+            return m.group(1)
+    return None
+
+
+def read_imbalance(low: str) -> str | None:
+    m = re.search(
+        r"imbalanc|unbalanc|skewed (classes|labels|data)|rare (class|event|positive|case)s?|"
+        r"minority class|few positives|(\d+|one) in (a |every )?(\d[\d,]*|hundred|thousand)\b|"
+        r"class ratio",
+        low,
+    )
+    if not m:
+        return None
+    severe = re.search(
+        r"(severe|severely|highly|extreme|extremely|heavy|heavily|very|strong|strongly|massive)"
+        r"(ly)?\s+(class\s+)?(imbalanc|unbalanc|skewed)|rare|one in (a |every )?thousand|"
+        r"\b1 in (\d{3,}|[\d,]{4,})",
+        low,
+    )
+    return "severe" if severe else "mild"
+
+
+def read_interpretability(low: str) -> bool:
+    return bool(
+        re.search(
+            r"explainab|explainable|interpretab|explain (its|the|why|how)|transparent|"
+            r"understandable|feature importance|\bshap\b|white[- ]box|auditable|"
+            r"justify (its|the) (decisions|predictions)",
+            low,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One row: the concept's name, its synonyms (one regex) and what reads its value."""
+
+    name: str
+    words: str
+    read: Callable[[str], Any] = field(compare=False)
+
+
+CONCEPTS: tuple[Concept, ...] = (
+    Concept("budget", r"(param|weight|coefficient)", read_budget),
+    Concept(
+        "horizon",
+        r"\b(ahead|out|forward|next|following|coming|upcoming|horizon|tomorrow|one[- ]step|"
+        r"in advance|from now)\b",
+        read_horizon,
+    ),
+    Concept(
+        "hardware",
+        r"\bcpus?\b|\bgpus?\b|cuda|laptop|\bedge\b|micro-?controller|\bmcu\b|embedded|"
+        r"raspberry|\bphone\b|mobile|on[- ]device|arduino|\biot\b|wearable|h100|a100",
+        read_hardware,
+    ),
+    Concept(
+        "speed",
+        r"\b(fast|faster|fastest|quick|quickly|speedy|snappy|real[- ]?time|low[- ]latency|"
+        r"responsive)\b",
+        read_speed,
+    ),
+    Concept(
+        "size",
+        r"\b(tiny|small|smallest|compact|light-?weight|lean|little|slim|minimal|large|big|"
+        r"huge|heavy|massive|few(er)? (parameters|weights))\b",
+        read_size,
+    ),
+    Concept("metric", "|".join(f"(?:{w})" for w in METRIC_WORDS.values()), read_metrics),
+    Concept("positive_class", r"positive|\b(on|for) the \w+ class\b", read_positive_class),
+    Concept(
+        "imbalance",
+        r"imbalanc|unbalanc|skewed|rare (class|event|positive|case)|minority|few positives|"
+        r"\d+ in (a |every )?[\d,]+|class ratio",
+        read_imbalance,
+    ),
+    Concept(
+        "interpretability",
+        r"explain|interpretab|transparent|understandable|feature importance|\bshap\b|"
+        r"white[- ]box|auditable|justify",
+        read_interpretability,
+    ),
+    Concept(
+        "latency",
+        r"latency|\d+\s*(ms|milliseconds?|s|sec|seconds?)\b|inference|respond|per prediction",
+        lambda low: None,
+    ),
+)
+
+#: words of ML work in general: a clause that uses them is part of the request, not a wish the
+#: reader missed (the requirement reader adds its task, modality and architecture words)
+_ML_WORDS = (
+    r"\b(design|build|create|make|train|training|trained|fit|learn|model|models|network|net|"
+    r"system|pipeline|experiment|tracking|track|mlflow|registry|register|checkpoint|monitor|"
+    r"drift|deploy|deployed|deployment|production|ship|ships|serve|serving|search|tune|tuning|"
+    r"hyper-?param\w*|optimi[sz]\w*|distributed|ddp|fsdp|deepspeed|baseline|data|dataset|"
+    r"features?|target|labels?|predict\w*|classif\w*|regress\w*|forecast\w*|estimate|"
+    r"tbptt|bptt|backprop\w*|memory|epochs?|batch|loss|metric|evaluate|evaluation|test|"
+    r"validation|split|infrastructure|architecture|strategy|plan|end-to-end|complete|full|"
+    r"recognis\w*|recogniz\w*|detect\w*|spot|sort|separate|tell|flag|score|rank|series|"
+    r"sequence|signal|image|images|table|tabular|column|rows?|samples?|measurements?)\b"
+)
+
+_STOP = frozenset(
+    re.findall(
+        r"\S+",
+        """a an the and or of for to with from in on by at as is be are was it its this that these
+        those my our your their we i you they me us please thanks thank also just so very really
+        some any all each every can could should would must will shall may might need needs want
+        wants like use using get make it's that's there here what which who whom how when where
+        why than then into onto about over under not no yes only more most less few much many
+        good better best well way ok okay""",
+    )
+)
+
+
+def clauses(text: str) -> list[str]:
+    """The prompt cut at punctuation and joining words, each part as written."""
+    parts = re.split(
+        r"[.;:!?()\[\]]+(?=\s|$)|[()\[\]]|,|\s+(?:and|but|so|while|whereas|because|although|though|plus|also|"
+        r"with|without|then)\s+",
+        text,
+    )
+    return [" ".join(p.split()) for p in parts if p and p.strip()]
+
+
+def _inert(clause: str) -> str:
+    """The clause as reported: URLs and paths left out, so a prompt cannot plant them."""
+    clause = re.sub(r"\S*://\S*", "<url>", clause)
+    clause = re.sub(r"\S*[/\\]\S*", "<path>", clause)
+    return clause.replace("'", "")
+
+
+def not_understood(text: str, known: tuple[str, ...] = ()) -> list[str]:
+    """Clauses no concept, no ``known`` pattern and no ML word recognises, that still carry
+    content words: the wishes the reader would otherwise drop."""
+    patterns = [c.words for c in CONCEPTS] + list(known) + [_ML_WORDS]
+    out = []
+    for clause in clauses(text):
+        low = clause.lower()
+        if any(re.search(p, low) for p in patterns):
+            continue
+        content = [w for w in re.findall(r"[a-z][a-z'-]{2,}", low) if w not in _STOP]
+        if content:
+            out.append(_inert(clause)[:120])
+    return out

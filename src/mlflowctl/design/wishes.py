@@ -1,0 +1,112 @@
+"""Metric wishes in a prompt: which metric, and the threshold it must reach.
+
+"at least 97 % accuracy" -> (accuracy, >=, 0.97), "MAE below 5" -> (mae, <=, 5), "optimise
+recall" -> (recall, max). One regex of synonyms per metric; a row of ``phrases.CONCEPTS``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# a metric wish: name -> synonyms
+METRIC_WORDS: dict[str, str] = {
+    "recall": r"recall|sensitivity|true positive rate|\btpr\b|hit rate|"
+    r"catch (all|every|most|as many)|(don'?t|never|not) miss|miss(ing)? (as )?few|"
+    r"missing (a|an|any|one)\b[^,.;]{0,30}\b(worse|costly|unacceptable|bad)|"
+    r"false negatives?\b[^,.;]{0,25}\b(worse|costly|expensive|bad|unacceptable|avoid)|"
+    r"(minimi[sz]e|avoid|reduce) false negatives",
+    "precision": r"precision|positive predictive value|\bppv\b|"
+    r"false (alarms?|positives?)\b[^,.;]{0,25}\b(worse|costly|expensive|bad|unacceptable)|"
+    r"(minimi[sz]e|avoid|reduce|few) false (alarms|positives)",
+    "f1": r"\bf-?1\b|f1[- ]score|\bf[- ]score|f[- ]measure|balance (of |between )?precision and "
+    r"recall",
+    "pr_auc": r"\bpr[- ]?auc\b|\bauprc\b|average precision|area under the precision",
+    "roc_auc": r"(?<!pr )(?<!pr-)\b(roc[- ]?)?auc\b|\bauroc\b|area under the (roc )?curve",
+    "accuracy": r"accuracy|accurate|correct(ly)? (classif|predict|label)|error rate",
+    "mase": r"\bmase\b|mean absolute scaled error",
+    "smape": r"\bs-?mape\b|symmetric mean absolute percentage",
+    "mape": r"\bmape\b|mean absolute percentage error|percentage error",
+    "mae": r"\bmae\b|mean absolute error|absolute error|off by (no more than|at most|less than)",
+    "rmse": r"\brmse\b|root[- ]mean[- ]squared?[- ]error",
+    "mse": r"\bmse\b|mean squared error",
+    "r2": r"\br2\b|\br²|\br-squared\b|r squared|coefficient of determination|"
+    r"explained variance",
+}
+#: metrics whose values lie in [0, 1] ("97 %" means 0.97)
+UNIT_INTERVAL = {"accuracy", "recall", "precision", "f1", "roc_auc", "pr_auc", "r2"}
+MINIMIZED = {"mae", "rmse", "mse", "mase", "smape", "mape"}
+_GE = (
+    r"at least|no less than|not less than|minimum(?: of)?|above|over|more than|exceeds?|"
+    r"exceeding|better than|reach(?:es|ing)?|hit(?:s|ting)?|>=|≥|>|of at least"
+)
+_LE = (
+    r"at most|no more than|not more than|below|under|less than|lower than|within|"
+    r"max(?:imum)?(?: of)?|<=|≤|<|beneath"
+)
+_VAL = r"(?P<val>\d+(?:\.\d+)?)\s*(?P<pct>%|percent|pct|per ?cent)?"
+
+
+def _metric_value(metric: str, raw: str, pct: str | None) -> float:
+    value = float(raw)
+    if metric in UNIT_INTERVAL and (pct or 1 < value <= 100):
+        value /= 100
+    return value
+
+
+def read_metrics(low: str) -> list[dict[str, Any]]:
+    """Metric wishes in prompt order: ``{"metric", "op", "value"}``; an error metric in a
+    threshold the other way round ("accuracy below") keeps only the direction."""
+    found: list[tuple[int, dict[str, Any]]] = []
+    taken: list[tuple[int, int]] = []
+    for name, words in METRIC_WORDS.items():
+        for m in re.finditer(words, low):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            # "an accurate model" asks for quality, not for this metric by name
+            if m.group(0) == "accurate" and not re.search(
+                _VAL, low[max(0, m.start() - 25) : m.end() + 25]
+            ):
+                continue
+            taken.append((m.start(), m.end()))
+            wish = _threshold(name, low, m.start(), m.end())
+            first = next((w for _, w in found if w["metric"] == name), None)
+            if first is None:
+                found.append((m.start(), wish))
+            elif first["value"] is None and wish["value"] is not None:
+                first.update(wish)  # a later mention states the threshold
+    found.sort(key=lambda t: t[0])
+    return [wish for _, wish in found]
+
+
+def _threshold(name: str, low: str, start: int, end: int) -> dict[str, Any]:
+    default_op = "min" if name in MINIMIZED else "max"
+    before = low[max(0, start - 40) : start]
+    after = low[end : end + 45]
+    # "at least 98% accuracy", "a 0.9 F1", "97 % test accuracy"
+    m = re.search(
+        rf"(?:(?P<ge>{_GE})|(?P<le>{_LE}))?\s*(?:an?\s+|the\s+)?{_VAL}\s*"
+        rf"(?:(?:test|validation|val|overall|macro|mean|top-1|classification|model)\s+)?"
+        rf"(?:of\s+)?$",
+        before,
+    )
+    tail = ""
+    if m is None:
+        # "accuracy of at least 0.97", "MAE below 5", "recall >= 0.95", "F1 of 0.9 or more"
+        m = re.search(
+            rf"^\s*(?:score\s+|rate\s+)?(?:(?:of|is|=|:|must be|should be|needs to be|"
+            rf"has to be|stays?|kept|to be|reaching|needed|required|target|above|over)\s+)*?"
+            rf"(?:(?P<ge>{_GE})|(?P<le>{_LE}))?\s*{_VAL}"
+            rf"(?:\s+or\s+(?P<tail>more|higher|better|above|less|lower|below|fewer))?",
+            after,
+        )
+        if m is None:
+            return {"metric": name, "op": default_op, "value": None}
+        tail = m.group("tail") or ""
+    ge, le = m.group("ge"), m.group("le")
+    if not (ge or le) and tail:
+        ge = tail if tail in ("more", "higher", "better", "above") else None
+        le = tail if ge is None else None
+    value = _metric_value(name, m.group("val"), m.group("pct"))
+    op = ">=" if ge else "<=" if le else (">=" if default_op == "max" else "<=")
+    return {"metric": name, "op": op, "value": value}

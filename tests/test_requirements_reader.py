@@ -1,0 +1,323 @@
+"""The requirement reader's pattern table, one test per concept, in wordings the shared prompts
+do not use (issue 14 items 1, 2 and 6)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlflowctl.blueprint.model import DataProfile
+from mlflowctl.design import design
+from mlflowctl.design.phrases import not_understood
+from mlflowctl.design.requirements import prompt_hints, read_requirements
+from mlflowctl.errors import InvalidInputError
+
+pytestmark = pytest.mark.unit
+
+
+def _series(freq: str, length: int = 500) -> DataProfile:
+    return DataProfile(
+        source="statsmodels:co2",
+        source_kind="builtin",
+        kind="series",
+        n_rows=length,
+        n_features=1,
+        series_length=length,
+        frequency=freq,
+    )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "budget", "kind"),
+    [
+        ("a digit recogniser with fewer than 1000 weights", 1000, "max"),
+        ("keep it at 3k trainable weights or fewer", 3000, "max"),
+        ("a 1.5M-weight forecaster", 1_500_000, "target"),
+        ("cap the network at 800 coefficients", 800, "max"),
+        ("something around twenty thousand parameters", 20_000, "target"),
+    ],
+)
+def test_budget_in_weights_and_parameters(prompt: str, budget: int, kind: str) -> None:
+    c = prompt_hints(prompt).constraints
+    assert (c.param_budget, c.param_budget_kind) == (budget, kind)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "freq", "horizon"),
+    [
+        ("next-step forecasting of electricity load", None, 1),
+        ("predict the value one step ahead", None, 1),
+        ("forecast sales a quarter ahead", "MS", 3),
+        ("forecast GDP eight quarters out", "Q", 8),
+        ("how will the river flow over the coming year", "A", 1),
+        ("forecast the index five years into the future", "A", 5),
+        ("project demand 63 days ahead", "D", 63),
+        ("forecast tomorrow's temperature", "D", 1),
+        ("forecast the upcoming two weeks of traffic", "D", 14),
+    ],
+)
+def test_horizon_in_words(prompt: str, freq: str | None, horizon: int) -> None:
+    req = read_requirements(prompt, _series(freq) if freq else None)
+    assert req.task == "forecasting" and req.constraints.horizon == horizon
+
+
+@pytest.mark.parametrize(
+    ("prompt", "hardware", "edge", "devices"),
+    [
+        ("it must run on a laptop without a GPU", "cpu", False, None),
+        ("deploy it to an edge device", "cpu", True, None),
+        ("ship it on a Raspberry Pi", "cpu", True, None),
+        ("train across 8 GPUs", "multi_gpu", False, 8),
+        ("we have four GPUs for training", "multi_gpu", False, 4),
+        ("a single CUDA card is available", "gpu", False, None),
+    ],
+)
+def test_hardware(prompt: str, hardware: str, edge: bool, devices: int | None) -> None:
+    c = prompt_hints(prompt).constraints
+    assert (c.hardware, c.edge, c.devices) == (hardware, edge, devices)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "fast"),
+    [
+        ("it needs to be fast on CPU", True),
+        ("real-time scoring of transactions", True),
+        ("quick inference matters", True),
+        ("a careful, thorough model", False),
+    ],
+)
+def test_speed(prompt: str, fast: bool) -> None:
+    assert prompt_hints(prompt).constraints.prefer_fast is fast
+
+
+@pytest.mark.parametrize(
+    ("prompt", "size"),
+    [
+        ("a really tiny network for the sensor", "tiny"),
+        ("a lightweight classifier", "small"),
+        ("keep the model small please", "small"),
+        ("make it as small as possible", "small"),
+        ("a large model is fine, we have compute", "large"),
+        ("classify small 8x8 scans of digits", None),
+    ],
+)
+def test_size_words(prompt: str, size: str | None) -> None:
+    assert prompt_hints(prompt).constraints.size_preference == size
+
+
+@pytest.mark.parametrize(
+    ("prompt", "metric", "op", "value"),
+    [
+        ("optimise recall above all", "recall", "max", None),
+        ("sensitivity must be at least 90%", "recall", ">=", 0.9),
+        ("we care about precision: false alarms are costly", "precision", "max", None),
+        ("an F1 of 0.8 or more", "f1", ">=", 0.8),
+        ("reach ROC AUC > 0.9", "roc_auc", ">=", 0.9),
+        ("report the area under the precision-recall curve", "pr_auc", "max", None),
+        ("at least 0.97 accuracy", "accuracy", ">=", 0.97),
+        ("95 percent accuracy or better", "accuracy", ">=", 0.95),
+        ("keep the mean absolute error below 5", "mae", "<=", 5.0),
+        ("RMSE under 2.5", "rmse", "<=", 2.5),
+        ("an R-squared of at least 0.8", "r2", ">=", 0.8),
+        ("MASE below 1", "mase", "<=", 1.0),
+    ],
+)
+def test_metric_wishes_and_thresholds(
+    prompt: str, metric: str, op: str, value: float | None
+) -> None:
+    targets = prompt_hints(prompt).constraints.metric_targets
+    assert targets, prompt
+    t = targets[0]
+    assert (t.metric, t.op) == (metric, op)
+    assert t.value == (pytest.approx(value) if value is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "positive"),
+    [
+        ("high recall for the fraud class", "fraud"),
+        ("treat churners as the positive class", "churners"),
+        ("positive class: spam", "spam"),
+        ("defective is the positive label", "defective"),
+    ],
+)
+def test_positive_class(prompt: str, positive: str) -> None:
+    assert prompt_hints(prompt).constraints.positive_class == positive
+
+
+@pytest.mark.parametrize(
+    ("prompt", "imbalance"),
+    [
+        ("the labels are heavily skewed classes", "severe"),
+        ("fraud is rare: about 1 in 1000 transactions", "severe"),
+        ("the data is somewhat imbalanced", "mild"),
+        ("balanced classes", None),
+    ],
+)
+def test_imbalance(prompt: str, imbalance: str | None) -> None:
+    assert prompt_hints(prompt).constraints.imbalance == imbalance
+
+
+@pytest.mark.parametrize(
+    ("prompt", "wanted"),
+    [
+        ("the doctors must understand why it decides", False),
+        ("it has to be interpretable", True),
+        ("show feature importance to the auditors", True),
+        ("a transparent model for the regulator", True),
+    ],
+)
+def test_interpretability(prompt: str, wanted: bool) -> None:
+    assert prompt_hints(prompt).constraints.interpretability is wanted
+
+
+@pytest.mark.parametrize(
+    ("prompt", "ms"),
+    [
+        ("each prediction within 5 ms", 5.0),
+        ("inference latency under 0.2 s", 200.0),
+        ("respond in 50 milliseconds", 50.0),
+    ],
+)
+def test_latency(prompt: str, ms: float) -> None:
+    assert prompt_hints(prompt).constraints.latency_ms == ms
+
+
+@pytest.mark.parametrize(
+    ("prompt", "word"),
+    [
+        ("Classify iris flowers, painted in corporate blue", "corporate blue"),
+        ("Forecast CO2 weekly and print the report on recycled paper", "recycled paper"),
+        ("Predict house prices; the office dog approves", "office dog"),
+    ],
+)
+def test_leftover_wishes_are_reported(prompt: str, word: str) -> None:
+    assert any(word in part for part in not_understood(prompt)), not_understood(prompt)
+    bp = design(prompt)
+    assert any(
+        u.startswith("not understood:") and word in u for u in bp.envelope.uncertainty_factors
+    )
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Classify handwritten digits from 8x8 grayscale images",
+        "Forecast yearly sunspot activity 11 years ahead with an LSTM trained with truncated BPTT",
+        "Tell the three wine cultivars apart; the model must stay under 5,000 parameters",
+    ],
+)
+def test_understood_prompts_report_nothing(prompt: str) -> None:
+    assert not_understood(prompt) == []
+
+
+@pytest.mark.parametrize(
+    ("prompt", "status"),
+    [
+        ("hello there", "needs_info"),
+        ("why does my training accuracy drop when I add dropout?", "needs_info"),
+        ("our model's loss isn't converging, what should we try", "needs_info"),
+        ("summarise news articles into one sentence", "unsupported"),
+        ("train an agent with reinforcement learning to play chess", "unsupported"),
+        ("classify 2048x2048 satellite images", "unsupported"),
+        ("generate new images of faces", "unsupported"),
+    ],
+)
+def test_not_a_task_or_not_servable(prompt: str, status: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        design(prompt)
+    assert err.value.to_dict()["status"] == status and err.value.exit_code == 2
+    bp = design(prompt, assume=True)  # --assume: designed, the assumptions listed
+    assert any(u.startswith("assumed") for u in bp.envelope.uncertainty_factors)
+
+
+def test_the_gate_follows_the_wish() -> None:
+    bp = design(
+        "catch as many malignant tumours as possible: recall on the malignant class, "
+        "with at least 0.9 recall",
+        data="sklearn:breast_cancer",
+    )
+    gate = bp.approach().infrastructure.registry.gate
+    assert (gate.metric, gate.threshold, gate.direction) == ("test_recall", 0.9, "maximize")
+    assert "test_recall" in bp.approach().infrastructure.tracking.metrics
+    assert bp.requirements.constraints.positive_class == "malignant"
+    gate = design("estimate diabetes progression with MAE below 50", data="sklearn:diabetes")
+    g = gate.approach().infrastructure.registry.gate
+    assert (g.metric, g.threshold, g.direction) == ("test_mae", 50.0, "minimize")
+    g = design("severely imbalanced fraud classes", data="sklearn:breast_cancer").approach()
+    assert g.infrastructure.registry.gate.metric == "test_f1_macro"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a small, fast forecaster of CO2",
+        "a lightweight wine classifier for a phone",
+        "classify iris flowers quickly on CPU",
+    ],
+)
+def test_small_or_fast_recommends_the_smallest(prompt: str) -> None:
+    bp = design(prompt)
+    counts = [a.model.parameter_count for a in bp.approaches]
+    assert bp.approach().model.parameter_count == min(counts)
+
+
+def test_sizes_differ_and_say_why() -> None:
+    bp = design("Tell the wine cultivars apart", data="sklearn:wine")
+    ratings = [tuple((t.aspect, t.rating) for t in a.tradeoffs) for a in bp.approaches]
+    assert len(set(ratings)) == len(ratings)
+    assert len({a.rationale for a in bp.approaches}) == len(bp.approaches)
+    assert all("parameters" in a.rationale for a in bp.approaches)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "A wine classifier with fewer than 1000 weights",
+        "Design distributed training architecture for a 120M parameter transformer_small",
+        "an iris model with at most 300 parameters",
+    ],
+)
+def test_a_budget_never_gives_two_identical_approaches(prompt: str) -> None:
+    bp = design(prompt, data="sklearn:wine" if "wine" in prompt else None)
+    configs = [a.model.params.model_dump_json() for a in bp.approaches]
+    assert len(set(configs)) == len(configs)
+
+
+def test_risks_from_the_profile() -> None:
+    factors = design("forecast the Nile flow", data="statsmodels:nile").envelope.uncertainty_factors
+    text = " ".join(factors)
+    assert "only 100 points" in text and "test split holds about 15" in text
+    assert "far above what the data supports" in text
+    factors = design(
+        "Design distributed training architecture for a 120M parameter model"
+    ).envelope.uncertainty_factors
+    assert any("36x1 input" in f for f in factors)
+
+
+@pytest.mark.integration
+def test_cli_needs_info_and_unsupported(tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mlflowctl", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    r = cli("design", "hello", "--json")
+    assert r.returncode == 2
+    out = json.loads(r.stdout)
+    assert out["status"] == "needs_info" and out["questions"]
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("error:")].__len__() == 1
+    r = cli("design", "Fine-tune a pretrained BERT for tweet sentiment", "--json")
+    assert r.returncode == 2 and json.loads(r.stdout)["status"] == "unsupported"
+    r = cli("design", "hello", "--assume", "--format", "md")
+    assert r.returncode == 0 and "assumed" in r.stdout
+    r = cli("run", "what is my loss doing?", "--workdir", "w")
+    assert r.returncode == 2 and not (tmp_path / "w").exists() and not list(tmp_path.iterdir())
