@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from mlflowctl.audit import checks
+from mlflowctl.audit import checks, checks_eval, checks_torch
 from mlflowctl.audit.project import Project
 
 Severity = Literal["high", "medium", "low"]
@@ -61,7 +61,7 @@ RULES: tuple[Rule, ...] = (
         "Evaluation on the training data",
         "Scores on the data the model was fitted to measure memorisation, not generalisation.",
         "Evaluate on a held-out validation or test split that training never saw.",
-        checks.check_eval_on_train,
+        checks_eval.check_eval_on_train,
     ),
     Rule(
         "test-for-selection",
@@ -71,7 +71,7 @@ RULES: tuple[Rule, ...] = (
         "optimistically biased and no unbiased estimate is left.",
         "Monitor a validation metric (`val_*`) and pass the validation loader as "
         "`val_dataloaders`; touch the test split once, at the end.",
-        checks.check_test_for_selection,
+        checks_eval.check_test_for_selection,
     ),
     Rule(
         "no-seed",
@@ -91,7 +91,7 @@ RULES: tuple[Rule, ...] = (
         "code on the machine that loads it.",
         "Pass `weights_only=True` (store extra objects as plain dicts/tensors), or load "
         "weights from `safetensors`.",
-        checks.check_torch_load,
+        checks_torch.check_torch_load,
     ),
     Rule(
         "gpu-whole-dataset",
@@ -101,7 +101,7 @@ RULES: tuple[Rule, ...] = (
         "grows, and leaves less memory for activations.",
         "Move batches in the training loop (`DataLoader` + `batch.to(device)`), or check the "
         "tensor's `nbytes` against `torch.cuda.mem_get_info()` before moving it whole.",
-        checks.check_gpu_whole_dataset,
+        checks_torch.check_gpu_whole_dataset,
     ),
     Rule(
         "grad-clip-missing",
@@ -111,7 +111,7 @@ RULES: tuple[Rule, ...] = (
         "turn the loss into NaN.",
         "Set `Trainer(gradient_clip_val=1.0)` or call "
         "`torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)` before `optimizer.step()`.",
-        checks.check_grad_clip,
+        checks_torch.check_grad_clip,
     ),
     Rule(
         "scheduler-per-epoch",
@@ -121,7 +121,7 @@ RULES: tuple[Rule, ...] = (
         "learning rate hardly leaves its warm-up value.",
         'Return `{"scheduler": s, "interval": "step"}` from `configure_optimizers`, or call '
         "`scheduler.step()` right after `optimizer.step()` in the batch loop.",
-        checks.check_scheduler_interval,
+        checks_torch.check_scheduler_interval,
     ),
     Rule(
         "eval-loop-mode",
@@ -131,7 +131,7 @@ RULES: tuple[Rule, ...] = (
         "noisy and biased; without `no_grad`/`inference_mode`, autograd keeps every activation.",
         "Call `model.eval()` before the loop and wrap it in `with torch.inference_mode():` "
         "(and `model.train()` after it).",
-        checks.check_eval_loop_mode,
+        checks_eval.check_eval_loop_mode,
     ),
     Rule(
         "batch-metric-average",
@@ -141,7 +141,7 @@ RULES: tuple[Rule, ...] = (
         "figure differs from the accuracy on the data set.",
         "Accumulate counts (correct predictions and samples) over batches and divide once, or "
         "weight each batch's value by its size.",
-        checks.check_batch_metric_average,
+        checks_eval.check_batch_metric_average,
     ),
 )
 
