@@ -21,12 +21,13 @@ Cheap to import: stdlib only at module level; specs and the store load on first 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from mlflowctl import environ_snapshot
 
 if TYPE_CHECKING:
     from mlflowctl.specs.loader import AgentSpec
@@ -43,21 +44,6 @@ SOURCE_FLAG = "--tracking-uri"
 SOURCE_ENV = ENV_TRACKING_URI
 SOURCE_POLICY = "mlops-architect policy"
 SOURCE_DEFAULT = "default"
-
-
-def environ_snapshot() -> dict[str, str]:
-    """A copy of ``os.environ`` that another thread changing it cannot break.
-
-    ``dict(os.environ)`` iterates the live mapping and raises ``KeyError`` when a variable goes
-    away half-way (MLflow's telemetry thread sets and removes some); this copies the key list
-    first (atomic) and skips keys gone by the time they are read.
-    """
-    out: dict[str, str] = {}
-    for key in list(os.environ):
-        value = os.environ.get(key)
-        if value is not None:
-            out[key] = value
-    return out
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ WishMetric = Literal[
 
 
 class MetricTarget(Strict):
-    """"at least 97 % accuracy" -> (accuracy, >=, 0.97); "optimise recall" -> (recall, max)."""
+    """ "at least 97 % accuracy" -> (accuracy, >=, 0.97); "optimise recall" -> (recall, max)."""
 
     metric: WishMetric
     #: ``>=``/``<=`` with a value; ``max``/``min`` when only the direction was asked for

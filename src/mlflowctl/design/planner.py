@@ -352,9 +352,7 @@ def plan(
         family, scale, n, flops, chunk, memory = drafts[i].pop("_sizing")
         sizing = Sizing(family, scale, n, flops, samples, rank, len(drafts))
         drafts[i]["tradeoffs"] = grounded_tradeoffs(sizing, tbptt_chunk=chunk)
-        drafts[i]["rationale"] = grounded_rationale(
-            sizing, tbptt_chunk=chunk, memory_tokens=memory
-        )
+        drafts[i]["rationale"] = grounded_rationale(sizing, tbptt_chunk=chunk, memory_tokens=memory)
         drafts[i]["_params"] = n
     counts = [d.pop("_params") for d in drafts]
     chosen, why = preference(req, [d["name"] for d in drafts], counts, why)

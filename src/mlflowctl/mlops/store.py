@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mlflowctl import environ_snapshot
 from mlflowctl.errors import InvalidInputError, TrackingUnavailableError
-from mlflowctl.settings import environ_snapshot
 
 #: retry budget for MLflow's HTTP client unless the user set one (F8: dead server fails fast)
 HTTP_BUDGET = {

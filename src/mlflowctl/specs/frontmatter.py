@@ -293,3 +293,27 @@ def json_safe(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+# --------------------------------------------------------------------------- names and roots
+
+
+def slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "agent"
+
+
+def stem_name(path: Path) -> str:
+    """Name for a file without ``name:``: the stem without ``.agent``, a ``owner__repo__`` mirror
+    prefix, or a ``.<commit>`` suffix (FORMATS.md section 5 #8)."""
+    stem = path.name.removesuffix(".md").removesuffix(".txt").removesuffix(".agent")
+    stem = stem.rsplit("__", 1)[-1]
+    return re.sub(r"\.[0-9a-f]{7,40}$", "", stem)
+
+
+def project_root(path: Path) -> Path:
+    """The folder ``extends:`` may not leave: nearest ancestor with .git or pyproject.toml."""
+    here = path.resolve().parent
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists() or (folder / "pyproject.toml").is_file():
+            return folder
+    return here

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, get_args
@@ -25,6 +24,7 @@ from mlflowctl.errors import SpecError
 from mlflowctl.specs import frontmatter as spec_yaml
 from mlflowctl.specs import permissions as spec_tools
 from mlflowctl.specs import yaml_traps as spec_checks
+from mlflowctl.specs.frontmatter import project_root, slugify, stem_name
 
 if TYPE_CHECKING:
     from mlflowctl.blueprint.model import AgentRef
@@ -112,28 +112,7 @@ class AgentSpec:
         }
 
 
-def slugify(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "agent"
-
-
-def stem_name(path: Path) -> str:
-    """Name for a file without ``name:``: the stem without ``.agent``, a ``owner__repo__`` mirror
-    prefix, or a ``.<commit>`` suffix (FORMATS.md section 5 #8)."""
-    stem = path.name.removesuffix(".md").removesuffix(".txt").removesuffix(".agent")
-    stem = stem.rsplit("__", 1)[-1]
-    return re.sub(r"\.[0-9a-f]{7,40}$", "", stem)
-
-
 # --------------------------------------------------------------------------- loading one file
-
-
-def project_root(path: Path) -> Path:
-    """The folder ``extends:`` may not leave: nearest ancestor with .git or pyproject.toml."""
-    here = path.resolve().parent
-    for folder in (here, *here.parents):
-        if (folder / ".git").exists() or (folder / "pyproject.toml").is_file():
-            return folder
-    return here
 
 
 def _read(path: Path, root: Path, depth: int) -> tuple[spec_yaml.Frontmatter, bytes]:

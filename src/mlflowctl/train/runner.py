@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from mlflowctl import console
+from mlflowctl import console, environ_snapshot
 from mlflowctl.blueprint.results import RenderedProject, TrainingRun
 from mlflowctl.errors import (
     InterruptedRunError,
@@ -29,7 +29,6 @@ from mlflowctl.errors import (
     TrainingError,
     WorkspaceError,
 )
-from mlflowctl.settings import environ_snapshot
 
 EventHandler = Callable[[dict[str, Any]], None]
 _POLL_S = 0.2
