@@ -220,7 +220,8 @@ def test_extra_data_roots_from_the_environment(
 ) -> None:
     shared = tmp_path / "shared_data"
     shared.mkdir()
-    (shared / "t.csv").write_text("x,label\n1,a\n2,b\n3,a\n4,b\n")
+    rows = "".join(f"{i},{'ab'[i % 2]}\n" for i in range(12))  # at least MIN_ROWS labelled rows
+    (shared / "t.csv").write_text("x,label\n" + rows)
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
