@@ -70,15 +70,6 @@ def interrupt_handlers() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def storage_lock_path(storage: str) -> Path | None:
-    """A lock file beside a local storage (journal file or SQLite), None for a server."""
-    if storage.startswith("sqlite:///"):
-        return Path(storage.removeprefix("sqlite:///") + ".mlflowctl.lock")
-    if "://" in storage:
-        return None
-    return Path(storage + ".mlflowctl.lock")
-
-
 def counted(trial: Any) -> bool:
     """Whether a trial uses up one of the requested trials (interrupted ones do not)."""
     from optuna.trial import TrialState
@@ -172,7 +163,7 @@ class Worker:
         self.params = check_space(self.bp, self.approach, settings.blueprint)
         self.objective = objective_of(self.approach)
         self.max_epochs = settings.max_epochs or self.approach.training.max_epochs
-        from mlflowctl.orchestrate.tune import open_storage
+        from mlflowctl.orchestrate.tune_storage import open_storage, storage_lock_path
 
         self.study = optuna.load_study(
             study_name=settings.study,
