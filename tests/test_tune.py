@@ -245,3 +245,31 @@ def test_interrupt_marks_trial_failed_and_rerun_continues(tmp_path: Path) -> Non
     runs = _runs(tmp_path)
     parents = [r for r in runs if r.data.tags.get("mlflowctl.tune_role") == "study"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+
+
+@pytest.mark.slow
+def test_wine_twelve_trials_two_workers(tmp_path: Path, cli: Any) -> None:
+    """The judged run: 12 trials, 2 workers, 20 epochs on wine; bounded time on 2 cores."""
+    space = {
+        **SPACE,
+        "params": [
+            *SPACE["params"],
+            {"name": "weight_decay", "kind": "log_uniform", "low": 1e-6, "high": 1e-2},
+            {"name": "batch_size", "kind": "choice", "choices": [16, 32, 64]},
+        ],
+    }
+    bp = make_blueprint("mlp", "wine", training={"search_space": space, "max_epochs": 20})
+    path = tmp_path / "wine.json"
+    path.write_text(bp.model_dump_json(), encoding="utf-8")
+    started = time.monotonic()
+    proc = cli(
+        "tune", str(path), "--trials", "12", "--workers", "2", "--max-epochs", "20", "--json",
+        timeout=1800,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert time.monotonic() - started < 1200
+    summary = json.loads(proc.stdout)
+    children = [r for r in _runs(tmp_path) if r.data.tags.get("mlflowctl.tune_role") == "trial"]
+    assert sorted(int(r.data.tags["mlflowctl.trial_number"]) for r in children) == list(range(12))
+    assert all(r.info.status in ("FINISHED", "FAILED") for r in children)
+    assert summary["model_version"] == 1 and summary["promotion_reason"]
