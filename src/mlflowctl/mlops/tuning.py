@@ -193,6 +193,11 @@ def log_trial_model(uri: str, run_id: str, blueprint: Blueprint, run: TrainingRu
     from mlflowctl.train.runner import sha256_file
 
     c = client(uri)
+    logged = c.get_run(run_id).data.tags.get("mlflowctl.model_uri")
+    if logged:  # another process sharing the study logged it first
+        run.weights_sha256 = c.get_run(run_id).data.tags.get("mlflowctl.weights_sha256")
+        run.extra.update(model_uri=logged, run_id=run_id)
+        return str(logged)
     ts = int(time.time() * 1000)
     step = max(run.epochs_completed - 1, 0)
     c.log_batch(run_id, metrics=[Metric(k, float(v), ts, step) for k, v in run.metrics.items()])

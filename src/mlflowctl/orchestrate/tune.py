@@ -27,9 +27,10 @@ from mlflowctl.errors import (
     InvalidInputError,
     MlflowctlError,
 )
-from mlflowctl.orchestrate.tune_storage import open_storage
+from mlflowctl.orchestrate.tune_storage import open_storage, storage_lock_path
 
 ATTR_SPACE, ATTR_PARENT = "mlflowctl.search_space", "mlflowctl.parent_run_id"
+ATTR_JOINS = "mlflowctl.joins"
 PRUNERS = ("median", "hyperband", "none")
 
 
@@ -137,6 +138,8 @@ def _stop(procs: list[subprocess.Popen[bytes]], signum: int) -> None:
 
 def tune(opts: TuneOptions) -> dict[str, Any]:
     """Run (or continue) the search; returns the summary the CLI prints."""
+    from filelock import FileLock
+
     from mlflowctl.blueprint.model import Blueprint
     from mlflowctl.mlops.registry import validate_registry_spec
     from mlflowctl.orchestrate import services
@@ -189,16 +192,20 @@ def tune(opts: TuneOptions) -> dict[str, Any]:
     storage = open_storage(storage_url)
     study_name = opts.study or f"{bp.provenance.blueprint_id}-{approach.name}"
     signature = space_signature(params, objective, space.method)
-    study = _load_study(storage, study_name, objective.direction, signature)
+    lock = storage_lock_path(storage_url)
+    with FileLock(str(lock), timeout=600) if lock else contextlib.nullcontext():
+        # one parent run per study, and a distinct seed for each process that joins it
+        study = _load_study(storage, study_name, objective.direction, signature)
+        parent = _parent_run(study, uri, approach, study_name, trials, objective, opts, signature)
+        joins = int(study.user_attrs.get(ATTR_JOINS, 0))
+        study.set_user_attr(ATTR_JOINS, joins + 1)
     tune_dir.mkdir(parents=True, exist_ok=True)
-    parent = _parent_run(study, uri, approach, study_name, trials, objective, opts, signature)
     console.status(
         f"tune: study {study_name!r} ({trials} trials, {opts.workers} worker(s), "
         f"{objective.direction} {objective.metric}); storage {storage_url}"
     )
-    fresh = len(study.trials) == 0 and opts.workers == 1
-    base = approach.training.seed
-    seeds = [base if fresh else base + w + os.getpid() % 100_000 for w in range(opts.workers)]
+    base = approach.training.seed + 1000 * joins
+    seeds = [base + w for w in range(opts.workers)]
     deadline = time.time() + opts.timeout if opts.timeout else None
     settings = WorkerSettings(
         blueprint=str(opts.blueprint.absolute()),

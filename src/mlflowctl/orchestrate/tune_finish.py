@@ -55,6 +55,25 @@ def _counts(study: Any) -> dict[str, int]:
     return counts
 
 
+def _wait_for_others(study: Any, tracking_uri: str, limit_s: float = 1800.0) -> None:
+    """Trials other processes still run: wait, so every process sees the same best trial."""
+    from optuna.trial import TrialState
+
+    from mlflowctl.orchestrate.tune_trial import fail_orphans
+
+    end = time.monotonic() + limit_s
+    said = False
+    while time.monotonic() < end:
+        fail_orphans(study, tracking_uri)
+        if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            return
+        if not said:
+            console.status("tune: waiting for trials other workers are running")
+            said = True
+        time.sleep(2.0)
+    console.warn("tune: trials still running elsewhere; finishing with what is complete")
+
+
 def finish(worker: Any, tune_dir: Path, bp: Any, started: float) -> dict[str, Any]:
     from optuna.trial import TrialState
 
@@ -66,6 +85,7 @@ def finish(worker: Any, tune_dir: Path, bp: Any, started: float) -> dict[str, An
     from mlflowctl.train.runner import read_run
 
     s, study, obj = worker.s, worker.study, worker.objective
+    _wait_for_others(study, s.tracking_uri)
     counts = _counts(study)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     summary: dict[str, Any] = {
