@@ -22,6 +22,7 @@ from mlflowctl.cli import design as design_cmd
 from mlflowctl.cli import doctor as doctor_cmd
 from mlflowctl.cli import registry as registry_cmd
 from mlflowctl.cli import run as run_cmd
+from mlflowctl.cli import tune as tune_cmd
 from mlflowctl.errors import EXIT_INTERNAL, EXIT_SIGINT, MlflowctlError
 from mlflowctl.settings import Settings
 
@@ -95,6 +96,7 @@ app.command("build")(build_cmd.build)
 app.command("run")(run_cmd.run)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("audit")(audit_cmd.audit)
+app.command("tune")(tune_cmd.tune)
 
 
 def _wants_json(argv: list[str]) -> bool:
