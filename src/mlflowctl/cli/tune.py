@@ -14,6 +14,7 @@ from mlflowctl import console
 
 
 def tune(
+    ctx: typer.Context,
     blueprint: Annotated[Path, typer.Argument(help="Blueprint file (YAML or JSON).")],
     approach: Annotated[
         str | None, typer.Option("--approach", help="Approach to tune (default: recommended).")
@@ -65,6 +66,9 @@ def tune(
 ) -> None:
     """Search the blueprint's hyper-parameters (one nested MLflow run per trial); register the
     best configuration as @challenger and apply the promotion gate."""
+    from mlflowctl.settings import current
+
+    settings = current(ctx).with_tracking_uri(tracking_uri)
     console.status(f"tune: loading {blueprint}")
     from mlflowctl.orchestrate.tune import TuneOptions
     from mlflowctl.orchestrate.tune import tune as run_tune
@@ -81,7 +85,7 @@ def tune(
             max_epochs=max_epochs,
             data=data,
             out=out,
-            tracking_uri=tracking_uri,
+            tracking_uri=settings.tracking.uri,
             pruner=pruner,
         )
     )

@@ -28,6 +28,7 @@ from mlflowctl.errors import (
     MlflowctlError,
 )
 from mlflowctl.orchestrate.tune_storage import open_storage, storage_lock_path
+from mlflowctl.settings import Settings
 
 ATTR_SPACE, ATTR_PARENT = "mlflowctl.search_space", "mlflowctl.parent_run_id"
 ATTR_JOINS = "mlflowctl.joins"
@@ -142,7 +143,6 @@ def tune(opts: TuneOptions) -> dict[str, Any]:
 
     from mlflowctl.blueprint.model import Blueprint
     from mlflowctl.mlops.registry import validate_registry_spec
-    from mlflowctl.orchestrate import services
     from mlflowctl.orchestrate.tune_space import check_space, objective_of, space_signature
     from mlflowctl.orchestrate.tune_trial import WorkerSettings
     from mlflowctl.specs.loader import load_agent
@@ -174,8 +174,8 @@ def tune(opts: TuneOptions) -> dict[str, Any]:
         )
     registry = approach.infrastructure.registry
     validate_registry_spec(registry)
-    uri = services.resolve_uri(opts.tracking_uri)
-    from mlflowctl.blueprint.preflight import preflight
+    uri = opts.tracking_uri or Settings.from_environment().tracking.uri
+    from mlflowctl.build.preflight import preflight
 
     for line in preflight(bp, approach.name, data=opts.data, train=True):
         if "search_space" not in line:
