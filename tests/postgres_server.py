@@ -101,9 +101,13 @@ class PgCluster:
         self.data = self.home / "data"
         self.log = self.home / "postgres.log"
         self.port = free_port()
-        if self.as_root:
-            shutil.chown(self.home, "postgres", "postgres")
-        self._initdb()
+        try:
+            if self.as_root:
+                shutil.chown(self.home, "postgres", "postgres")
+            self._initdb()
+        except BaseException:
+            self.destroy()
+            raise
 
     @property
     def uri(self) -> str:
@@ -214,7 +218,7 @@ class MlflowServer:
             return
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
+            proc.wait(timeout=8)
         except ProcessLookupError:
             pass
         except subprocess.TimeoutExpired:
