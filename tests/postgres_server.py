@@ -36,7 +36,14 @@ DB_NAME = "mlflow"
 
 
 def pg_bindir() -> Path | None:
-    """The newest ``/usr/lib/postgresql/<v>/bin`` with ``initdb`` and ``pg_ctl``, else PATH's."""
+    """The newest ``/usr/lib/postgresql/<v>/bin`` with ``initdb`` and ``pg_ctl``, else PATH's.
+
+    ``MLFLOWCTL_TEST_PG_BIN`` names the folder instead (a folder without them: no PostgreSQL).
+    """
+    forced = os.environ.get("MLFLOWCTL_TEST_PG_BIN")
+    if forced is not None:
+        found = (Path(forced) / "initdb").is_file() and (Path(forced) / "pg_ctl").is_file()
+        return Path(forced) if found else None
 
     def version(path: str) -> float:
         try:

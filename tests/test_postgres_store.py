@@ -9,6 +9,7 @@ where it fails (``.ci/run`` installs PostgreSQL first). The L1 load case and the
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -312,3 +313,29 @@ def test_postgres_stopped_mid_build_exits_6_then_resumes_and_registers_once(
     finally:
         server.stop()
         cluster.destroy()
+
+
+MISSING_PG_TEST = """\
+from postgres_server import require_postgres
+
+
+def test_needs_postgres():
+    require_postgres()
+"""
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("", "1 skipped"), ("true", "1 failed")])
+def test_missing_postgres_skips_on_a_laptop_and_fails_in_ci(
+    tmp_path: Path, ci: str, outcome: str
+) -> None:
+    """Without PostgreSQL the tests skip with a reason, but under CI=true they fail."""
+    (tmp_path / "test_needs_pg.py").write_text(MISSING_PG_TEST)
+    env = {**os.environ, "CI": ci, "MLFLOWCTL_TEST_PG_BIN": str(tmp_path / "no-pg")}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rsf", "-p", "no:cacheprovider",
+         "-o", "addopts=", str(tmp_path / "test_needs_pg.py")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert outcome in proc.stdout, proc.stdout[-2000:]
+    assert "PostgreSQL not installed" in proc.stdout
