@@ -405,3 +405,30 @@ def _database_version(uri: str, kind: str, timeout_s: float) -> str:
             return ".".join(str(p) for p in info) or "unknown"
     finally:
         engine.dispose()
+
+
+#: what MLflow says when the store went away mid-command (server down, or its database)
+_UNAVAILABLE_MARKERS = ("API request to", "Max retries exceeded", "TEMPORARILY_UNAVAILABLE")
+
+
+@contextmanager
+def tracking_unavailable(uri: str) -> Iterator[None]:
+    """A store that stops answering mid-command (the server, or the PostgreSQL behind it, which
+    the server reports as 503) becomes exit 6 with one line; every other MLflow error passes.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        text = str(exc.message or "")
+        code = str(getattr(exc, "error_code", "") or "")
+        if code != "TEMPORARILY_UNAVAILABLE" and not any(m in text for m in _UNAVAILABLE_MARKERS):
+            raise
+        first = redact(text).splitlines()[0][:300] if text else type(exc).__name__
+        raise TrackingUnavailableError(
+            f"tracking store {redact(uri)} stopped answering: {first}",
+            hint="check the server and its database, then rerun with --resume "
+            "(a version is never registered twice)",
+            location="--tracking-uri",
+        ) from None
