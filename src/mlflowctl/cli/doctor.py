@@ -57,6 +57,13 @@ def doctor(
         "tracking": {"uri": redact(uri), "source": uri_source, **check_tracking(uri)},
         "packages": package_versions(),
     }
+    from mlflowctl.mlops.store import backend_versions
+
+    if report["tracking"]["ok"] is False and report["tracking"]["kind"] == "http":
+        report["backend"] = {"kind": "http", "server_version": None, "database_version": None,
+                             "error": "the server does not answer"}  # fmt: skip
+    else:
+        report["backend"] = backend_versions(uri)
     if reap:
         from mlflowctl.mlops.runs import reap_stale_runs
 
@@ -176,6 +183,7 @@ def _print(report: dict[str, Any]) -> None:
             "cuda": f"yes: {torch['device']}" if torch["cuda"] else "no (CPU only)",
             "tracking uri": f"{tracking['uri']} (from {tracking['source']})",
             "tracking store": f"{answer}: {tracking['detail']}",
+            "backend": _backend_line(report["backend"]),
         },
     )
     console.table(
@@ -186,3 +194,13 @@ def _print(report: dict[str, Any]) -> None:
     if "reaped_runs" in report:
         reaped = report["reaped_runs"]
         console.result(f"marked KILLED: {', '.join(reaped)}" if reaped else "no stale runs")
+
+
+def _backend_line(backend: dict[str, Any]) -> str:
+    """``http (server 3.17.2)``, ``postgresql 15.18``, ``sqlite 3.40.1``; why when unknown."""
+    kind = str(backend["kind"])
+    if kind == "http":
+        line = f"http (server {backend['server_version'] or 'version unknown'})"
+    else:
+        line = " ".join(p for p in (kind, backend["database_version"]) if p)
+    return line + (f" ({backend['error']})" if backend.get("error") else "")

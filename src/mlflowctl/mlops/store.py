@@ -354,3 +354,107 @@ def mlflow_errors(uri: str) -> Iterator[None]:
                 location="--tracking-uri",
             ) from None
         raise RegistryConflictError(first, hint="see `mlflowctl registry show NAME`") from None
+
+
+def backend_versions(uri: str, timeout_s: float = PROBE_TIMEOUT_S) -> dict[str, str | None]:
+    """What the tracking store runs, for ``doctor``: its kind and versions, never credentials.
+
+    ``http(s)``: the server's ``GET /version`` (the database behind it is not visible from here).
+    A direct SQLAlchemy URI (``postgresql://``, ``mysql+pymysql://``, ...): the database server's
+    version, asked over one short connection. ``sqlite``: the SQLite library's version (the file
+    is not opened, so it is never created). ``error`` says why a version is missing.
+    """
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+    kind = scheme.split("+", 1)[0]
+    out: dict[str, str | None] = {
+        "kind": kind or "unknown",
+        "server_version": None,
+        "database_version": None,
+        "error": None,
+    }
+    if kind in ("http", "https"):
+        out["kind"] = "http"
+        try:
+            out["server_version"] = _server_version(uri, timeout_s)
+        except (OSError, ValueError) as exc:
+            out["error"] = redact(f"no answer from /version: {getattr(exc, 'reason', exc)}")
+    elif kind == "sqlite":
+        import sqlite3
+
+        out["database_version"] = sqlite3.sqlite_version
+    elif kind in ("postgresql", "postgres", "mysql", "mariadb", "mssql"):
+        try:
+            out["database_version"] = _database_version(uri, kind, timeout_s)
+        except Exception as exc:  # any driver error: reported, never raised by doctor
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            out["error"] = redact(f"{type(exc).__name__}: {first}")[:300]
+    return out
+
+
+def _server_version(uri: str, timeout_s: float) -> str:
+    import base64
+
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    url = urllib.parse.urlunsplit(
+        (parts.scheme, netloc, parts.path.rstrip("/") + "/version", "", "")
+    )
+    user = urllib.parse.unquote(parts.username) if parts.username else None
+    password = urllib.parse.unquote(parts.password or "") if user else None
+    if user is None and os.environ.get("MLFLOW_TRACKING_USERNAME") is not None:
+        user = os.environ["MLFLOW_TRACKING_USERNAME"]
+        password = os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
+    headers = {}
+    if user is not None:
+        token = f"{user}:{password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+    req = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+        return str(resp.read(100).decode("utf-8", "replace").strip())
+
+
+def _database_version(uri: str, kind: str, timeout_s: float) -> str:
+    import sqlalchemy
+
+    connect_args: dict[str, Any] = {}
+    if kind in ("postgresql", "postgres", "mysql", "mariadb"):
+        connect_args["connect_timeout"] = max(1, int(timeout_s))
+    if kind == "postgres":  # SQLAlchemy knows only the long name
+        uri = "postgresql" + uri[len("postgres") :]
+    engine = sqlalchemy.create_engine(uri, connect_args=connect_args, poolclass=sqlalchemy.NullPool)
+    try:
+        with engine.connect() as conn:
+            if kind.startswith("postgres"):
+                return str(conn.execute(sqlalchemy.text("SHOW server_version")).scalar_one())
+            info = engine.dialect.server_version_info or ()
+            return ".".join(str(p) for p in info) or "unknown"
+    finally:
+        engine.dispose()
+
+
+#: what MLflow says when the store went away mid-command (server down, or its database)
+_UNAVAILABLE_MARKERS = ("API request to", "Max retries exceeded", "TEMPORARILY_UNAVAILABLE")
+
+
+@contextmanager
+def tracking_unavailable(uri: str) -> Iterator[None]:
+    """A store that stops answering mid-command (the server, or the PostgreSQL behind it, which
+    the server reports as 503) becomes exit 6 with one line; every other MLflow error passes.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        text = str(exc.message or "")
+        code = str(getattr(exc, "error_code", "") or "")
+        if code != "TEMPORARILY_UNAVAILABLE" and not any(m in text for m in _UNAVAILABLE_MARKERS):
+            raise
+        first = redact(text).splitlines()[0][:300] if text else type(exc).__name__
+        raise TrackingUnavailableError(
+            f"tracking store {redact(uri)} stopped answering: {first}",
+            hint="check the server and its database, then rerun with --resume "
+            "(a version is never registered twice)",
+            location="--tracking-uri",
+        ) from None

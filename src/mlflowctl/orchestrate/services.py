@@ -137,7 +137,7 @@ def train_tracked(
 
     from mlflowctl.mlops.registry import validate_registry_spec
     from mlflowctl.mlops.runs import Tracker, effective_config
-    from mlflowctl.mlops.store import prepare_store
+    from mlflowctl.mlops.store import prepare_store, tracking_unavailable
 
     registry = approach.infrastructure.registry
     validate_registry_spec(registry)  # B23: before any run exists
@@ -151,17 +151,20 @@ def train_tracked(
     }
     if resume and previous_runs:
         extra_tags["mlflowctl.resumed_from"] = previous_runs[-1]
-    with Tracker(
-        uri,
-        blueprint,
-        project.approach,
-        build_id=build_id,
-        agent_digests=resolved.agent_digests(),
-        parent_run_id=parent_run_id,
-        policy=resolved.mlops,
-        extra_tags=extra_tags,
-        config=effective_config(project.root, max_epochs),
-    ) as tracker:
+    with (
+        tracking_unavailable(uri),
+        Tracker(
+            uri,
+            blueprint,
+            project.approach,
+            build_id=build_id,
+            agent_digests=resolved.agent_digests(),
+            parent_run_id=parent_run_id,
+            policy=resolved.mlops,
+            extra_tags=extra_tags,
+            config=effective_config(project.root, max_epochs),
+        ) as tracker,
+    ):
         assert tracker.run_id is not None
         outcome.run_id = tracker.run_id
         _write_state(
@@ -184,10 +187,12 @@ def train_tracked(
 def register_and_gate(blueprint: Blueprint, outcome: BuildOutcome) -> ModelVersion:
     """Register the logged model as ``@challenger``; the blueprint's gate decides ``@champion``."""
     from mlflowctl.mlops.registry import register
+    from mlflowctl.mlops.store import tracking_unavailable
 
     assert outcome.run is not None and outcome.run_id and outcome.tracking_uri and outcome.build_id
     registry = blueprint.approach(outcome.project.approach).infrastructure.registry
-    outcome.version = register(
-        outcome.tracking_uri, outcome.run_id, outcome.run, registry, build_id=outcome.build_id
-    )
+    with tracking_unavailable(outcome.tracking_uri):
+        outcome.version = register(
+            outcome.tracking_uri, outcome.run_id, outcome.run, registry, build_id=outcome.build_id
+        )
     return outcome.version
