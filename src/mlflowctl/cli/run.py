@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from mlflowctl import console
+from mlflowctl.orchestrate.signals import interruptible
 
 
+@interruptible  # X11: SIGINT/SIGTERM from the first line on become exit 130/143, one error line
 def run(
     prompt: Annotated[
         str | None, typer.Argument(help="The requirement in plain language.", show_default=False)
@@ -56,11 +58,22 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one summary object on stdout.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Start a new pipeline in a workdir that holds an old one."),
+    ] = False,
+    restart_phase: Annotated[
+        str | None,
+        typer.Option(
+            "--restart-phase",
+            help="With --resume: redo this phase and every later one (e.g. train).",
+        ),
+    ] = None,
 ) -> None:
     """Design, build, train, evaluate, register and promote: a requirement to a @champion."""
     import os
 
-    from mlflowctl.errors import InvalidInputError
+    from mlflowctl.errors import InvalidInputError, MlflowctlError
     from mlflowctl.orchestrate.pipeline import (
         ALL_PHASES,
         Pipeline,
@@ -74,8 +87,15 @@ def run(
             hint="use auto, cpu or gpu",
             location="--accelerator",
         )
+    if restart_phase is not None and resume is None:
+        raise InvalidInputError(
+            "--restart-phase only applies to --resume DIR",
+            hint="mlflowctl run --resume DIR --restart-phase train",
+            location="--restart-phase",
+        )
     view = console.PhaseView()
     agents_dir = os.environ.get("MLFLOWCTL_AGENTS_DIR")
+    pipeline = None
     try:
         if resume is not None:
             if prompt:
@@ -87,6 +107,7 @@ def run(
             pipeline = Pipeline.resume(
                 resume,
                 view,
+                restart_phase=restart_phase,
                 tracking_uri=tracking_uri,
                 max_epochs=max_epochs,
                 accelerator=None if accelerator == "auto" else accelerator,
@@ -118,10 +139,18 @@ def run(
                 approach=approach,
                 agents_dir=agents_dir,
             )
-            opts.workdir = workdir if workdir is not None else Path("runs") / pipeline_id_for(opts)
-            pipeline = Pipeline.start(opts, view)
-        console.status(f"pipeline {pipeline.journal.pipeline_id} in {pipeline.opts.workdir}")
+            opts.pipeline_id = pipeline_id_for(opts)  # one id: the default workdir and the journal
+            opts.workdir = workdir if workdir is not None else Path("runs") / opts.pipeline_id
+            pipeline = Pipeline.start(opts, view, force=force)
+        console.status(
+            f"pipeline {pipeline.journal.pipeline_id} in {pipeline.opts.workdir} "
+            f"(resume: mlflowctl run --resume {pipeline.opts.workdir})"
+        )
         result = pipeline.run()
+    except (MlflowctlError, KeyboardInterrupt) as exc:
+        if pipeline is not None and isinstance(exc, MlflowctlError):
+            pipeline.abandon(exc)  # a signal between start and run: the journal says so too
+        raise
     finally:
         view.close()
     if as_json:

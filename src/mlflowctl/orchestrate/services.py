@@ -99,6 +99,20 @@ def train_tracked(
     approach = blueprint.approach(project.approach)
     state = read_state(project.root)
     build_id = state.get("build_id") or f"{project.blueprint_id}-{secrets.token_hex(4)}"
+    raw = state.get("overrides")
+    recorded: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if resume:  # X18: the overrides the build started with, unless given again
+        if max_epochs is None:
+            max_epochs = recorded.get("max_epochs")
+        if accelerator == "auto":
+            accelerator = str(recorded.get("accelerator") or "auto")
+        trainer.recover_checkpoint(project.root)  # X19: before any run exists
+    state = {
+        **state,
+        "build_id": build_id,
+        "overrides": {"max_epochs": max_epochs, "accelerator": accelerator},
+    }
+    _write_state(project.root, state)
     outcome = BuildOutcome(project=project, build_id=build_id)
     if not track:
         outcome.run = trainer.train(
@@ -136,9 +150,7 @@ def train_tracked(
     ) as tracker:
         assert tracker.run_id is not None
         outcome.run_id = tracker.run_id
-        _write_state(
-            project.root, {"build_id": build_id, "run_ids": [*previous_runs, tracker.run_id]}
-        )
+        _write_state(project.root, {**state, "run_ids": [*previous_runs, tracker.run_id]})
 
         def handle(event: dict[str, Any]) -> None:
             tracker.on_event(event)
