@@ -274,8 +274,10 @@ class Pipeline:
             self.journal.exit_code = exc.exit_code if isinstance(exc, MlflowctlError) else 1
             with suppress(OSError):
                 self.journal.save()
-        if isinstance(exc, MlflowctlError) and (interrupted or exc.phase == "train"):
-            exc.hint = resume_hint(self.opts.workdir) if interrupted else exc.hint
+        if isinstance(exc, MlflowctlError):
+            exc.phase = exc.phase or self.journal.first_unfinished()
+            if interrupted:
+                exc.hint = resume_hint(self.opts.workdir)
         self._end_parent("KILLED" if interrupted else "FAILED")
         with suppress(Exception):  # history is a convenience, never the error shown
             self._remember(
