@@ -113,8 +113,8 @@ def test_x12_kill_between_version_and_alias_then_build_resume_reuses_the_version
     assert [v.version for v in versions] == [version.version], "one build, one version (F12)"
     assert doc["model_version"] == int(version.version)
     assert "champion" in doc["aliases"]
-    statuses = sorted(r.info.status for r in _all_runs(tmp_path))
-    assert statuses == ["FINISHED", "KILLED"]  # the killed run was reaped, the resumed finished
+    # the first run had finished training before the kill; the resumed one finished too
+    assert [r.info.status for r in _all_runs(tmp_path)] == ["FINISHED", "FINISHED"]
 
 
 def _versions(client: Any) -> list[Any]:
@@ -129,11 +129,11 @@ def test_x18_build_resume_keeps_the_max_epochs_override(tmp_path: Path, bp: Path
                  "--accelerator", "cpu", "--json")  # fmt: skip
     assert first.returncode == 0, first.stderr[-3000:]
     assert json.loads(first.stdout)["epochs"] == 1
-    state = json.loads((tmp_path / "b" / ".mlflowctl" / "build.json").read_text())
-    assert state["overrides"] == {"max_epochs": 1, "accelerator": "cpu"}
     resumed = _cli(tmp_path, "build", str(bp), "--out", "b", "--resume", "--no-track", "--json")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads(resumed.stdout)["epochs"] == 1, "the recorded --max-epochs 1 was kept"
+    state = json.loads((tmp_path / "b" / ".mlflowctl" / "build.json").read_text())
+    assert state["overrides"] == {"max_epochs": 1, "accelerator": "cpu"}
     starts = [
         json.loads(line)
         for line in (tmp_path / "b" / "events.jsonl").read_text().splitlines()

@@ -93,7 +93,34 @@ def train_tracked(
     parent_run_id: str | None = None,
     agents_dir: str | None = None,
 ) -> BuildOutcome:
-    """Train the project inside one tracked MLflow run; the model is logged, not registered."""
+    """Train the project inside one tracked MLflow run; the model is logged, not registered.
+
+    The folder's training lock is held throughout: nothing in the folder (its state, a checkpoint
+    to recover) is touched while another process trains it (X3).
+    """
+    from mlflowctl.train import runner as trainer
+
+    with trainer.folder_lock(project.root):
+        return _train_tracked(
+            blueprint, project, tracking_uri=tracking_uri, track=track, max_epochs=max_epochs,
+            accelerator=accelerator, resume=resume, on_event=on_event,
+            parent_run_id=parent_run_id, agents_dir=agents_dir,
+        )  # fmt: skip
+
+
+def _train_tracked(
+    blueprint: Blueprint,
+    project: RenderedProject,
+    *,
+    tracking_uri: str | None,
+    track: bool,
+    max_epochs: int | None,
+    accelerator: str,
+    resume: bool,
+    on_event: EventHandler | None,
+    parent_run_id: str | None,
+    agents_dir: str | None,
+) -> BuildOutcome:
     from mlflowctl.train import runner as trainer
 
     approach = blueprint.approach(project.approach)

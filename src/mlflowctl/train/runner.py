@@ -42,6 +42,8 @@ EventHandler = Callable[[dict[str, Any]], None]
 _POLL_S = 0.2
 LOCK_NAME = ".train.lock"
 _PR_SET_PDEATHSIG = 1
+#: locks this process holds: real path of the lock file -> [fd, depth]
+_HELD: dict[str, list[int]] = {}
 
 
 @contextmanager
@@ -50,7 +52,16 @@ def folder_lock(root: Path) -> Iterator[int]:
 
     An ``flock`` belongs to the open file, so a child given the fd (``pass_fds``) keeps the folder
     locked even when this process is killed; it is released when the last holder exits.
+    Reentrant within this process (the build holds it around training, the trainer takes it).
     """
+    key = os.path.realpath(root / LOCK_NAME)
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            yield _HELD[key][0]
+        finally:
+            _HELD[key][1] -= 1
+        return
     try:
         import fcntl
     except ImportError:  # not POSIX: a plain lock file, not inherited by the child
@@ -72,9 +83,11 @@ def folder_lock(root: Path) -> Iterator[int]:
     except OSError:
         os.close(fd)
         raise _lock_held(root) from None
+    _HELD[key] = [fd, 1]
     try:
         yield fd
     finally:
+        del _HELD[key]
         try:
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
