@@ -45,8 +45,14 @@ def test_existing_folder_needs_force(tmp_path: Path) -> None:
         workspace.build(bp, out=out)
     assert info.value.location == str(out.absolute()) and "--force" in (info.value.hint or "")
     assert (out / "mine.txt").exists()
+    # --force replaces only what mlflowctl wrote: a user's file in the folder stops it (X1)
+    with pytest.raises(WorkspaceError, match=r"mine\.txt"):
+        workspace.build(bp, out=out, force=True)
+    assert (out / "mine.txt").read_text() == "user file"
+    (out / "mine.txt").unlink()
+    (out / "outputs" / "metrics.json").write_text("{}")  # what training leaves is replaceable
     workspace.build(bp, out=out, force=True)
-    assert not (out / "mine.txt").exists() and (out / "train.py").is_file()
+    assert not (out / "outputs" / "metrics.json").exists() and (out / "train.py").is_file()
     assert _siblings(tmp_path) == {"b"}
 
 

@@ -2,12 +2,17 @@
 
 The files are rendered and checked in memory, written into a temporary sibling folder, and only
 then renamed into place: a failure at any point leaves no half-written build folder. An existing
-folder is replaced only with ``force``; a lock file beside the folder keeps two builds from
-writing the same folder at once (F18).
+folder is replaced only with ``force``, and only when mlflowctl made it: ``.mlflowctl-build.json``
+in the folder names every file the build wrote, and a folder holding anything else (or without
+the marker, or the current directory or one of its parents) is refused (X1, X2). A lock file
+beside the folder keeps two builds from writing the same folder at once (F18), and the folder's
+training lock is taken before anything in it is touched, so a live training is never replaced
+(X3).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -53,6 +58,87 @@ def lock_path(out: Path) -> Path:
     return out.parent / f".{out.name}.lock"
 
 
+MARKER = ".mlflowctl-build.json"
+#: what a build folder gains after the render: training outputs, state, locks, caches
+RUNTIME_ENTRIES = frozenset(
+    {
+        MARKER,
+        "checkpoints",
+        "outputs",
+        "events.jsonl",
+        ".mlflowctl",
+        ".train.lock",
+        ".claude",
+        "__pycache__",
+        "lightning_logs",
+    }
+)
+
+
+def _marker_text(project: RenderedProject) -> str:
+    doc = {
+        "tool": "mlflowctl",
+        "blueprint_id": project.blueprint_id,
+        "approach": project.approach,
+        "files": sorted(project.files),
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def read_marker(root: Path) -> dict[str, object] | None:
+    """The folder's build marker if mlflowctl wrote it (parsed and well-formed), else None."""
+    try:
+        doc = json.loads((root / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("tool") != "mlflowctl":
+        return None
+    files = doc.get("files")
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return None
+    return doc
+
+
+def check_replaceable(root: Path) -> None:
+    """Refuse (exit 2) unless ``root`` is a folder mlflowctl built and holds nothing else.
+
+    Never the current directory or one of its parents; never a folder without a valid
+    ``.mlflowctl-build.json``; never one holding a file the marker does not account for.
+    """
+    here = Path.cwd().resolve()
+    resolved = root.resolve()
+    if resolved == here or resolved in here.parents:
+        raise WorkspaceError(
+            "refusing to replace the current directory or one of its parents",
+            hint="build into a new folder with --out DIR",
+            location=str(root),
+        )
+    if not resolved.is_dir():
+        raise WorkspaceError(
+            "not a folder, refusing to replace it",
+            hint="choose another --out",
+            location=str(root),
+        )
+    marker = read_marker(resolved)
+    if marker is None:
+        raise WorkspaceError(
+            f"not a build folder mlflowctl wrote (no valid {MARKER}); --force replaces only those",
+            hint="move your files away or choose another --out; nothing was changed",
+            location=str(root),
+        )
+    files = marker["files"]
+    assert isinstance(files, list)
+    ours = RUNTIME_ENTRIES | {Path(f).parts[0] for f in files if Path(f).parts}
+    foreign = sorted(p.name for p in resolved.iterdir() if p.name not in ours)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise WorkspaceError(
+            f"build folder holds files mlflowctl did not write ({shown}); refusing to replace it",
+            hint="move those files out of the folder, or choose another --out; nothing was changed",
+            location=str(root),
+        )
+
+
 def build(
     blueprint: Blueprint,
     *,
@@ -80,18 +166,22 @@ def build(
     )
     if dry_run:
         return project
-    if root.exists() and not force:
-        raise WorkspaceError(
-            "build folder already exists",
-            hint="pass --force to replace it, --resume to continue its training, or --out DIR",
-            location=str(root),
-        )
-    _write_locked(root, files)
+    if root.exists() or root.is_symlink():
+        if not force:
+            raise WorkspaceError(
+                "build folder already exists",
+                hint="pass --force to replace it, --resume to continue its training, or --out DIR",
+                location=str(root),
+            )
+        check_replaceable(root)
+    _write_locked(root, {**files, MARKER: _marker_text(project)})
     return project
 
 
 def _write_locked(root: Path, files: dict[str, str]) -> None:
     from filelock import FileLock, Timeout
+
+    from mlflowctl.train.runner import folder_lock
 
     try:
         root.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +197,13 @@ def _write_locked(root: Path, files: dict[str, str]) -> None:
             location=str(root),
         ) from None
     try:
-        _swap_in(root, files)
+        if not root.exists():
+            _swap_in(root, files)
+            return
+        # X3: the training lock first; a folder that is training now is never touched
+        with folder_lock(root):
+            check_replaceable(root)  # again, under the locks: it may have changed meanwhile
+            _swap_in(root, files)
     finally:
         lock.release()
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from mlflowctl import console
+from mlflowctl.orchestrate.signals import interruptible
 
 
 def _summary(project: Any, run: Any | None, dry_run: bool) -> dict[str, Any]:
@@ -40,6 +41,7 @@ def _summary(project: Any, run: Any | None, dry_run: bool) -> dict[str, Any]:
     return out
 
 
+@interruptible  # X11: a signal in any step (registration too) is exit 130/143 with one line
 def build(
     ctx: typer.Context,
     blueprint: Annotated[Path, typer.Argument(help="Blueprint file (YAML or JSON).")],

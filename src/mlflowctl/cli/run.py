@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from mlflowctl import console
+from mlflowctl.orchestrate.signals import interruptible
 from mlflowctl.settings import ENV_TRACKING_URI, current
 
 
+@interruptible  # X11: SIGINT/SIGTERM from the first line on become exit 130/143, one error line
 def run(
     ctx: typer.Context,
     prompt: Annotated[
@@ -59,9 +61,20 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one summary object on stdout.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Start a new pipeline in a workdir that holds an old one."),
+    ] = False,
+    restart_phase: Annotated[
+        str | None,
+        typer.Option(
+            "--restart-phase",
+            help="With --resume: redo this phase and every later one (e.g. train).",
+        ),
+    ] = None,
 ) -> None:
     """Design, build, train, evaluate, register and promote: a requirement to a @champion."""
-    from mlflowctl.errors import InvalidInputError
+    from mlflowctl.errors import InvalidInputError, MlflowctlError
     from mlflowctl.orchestrate.pipeline import (
         Pipeline,
         PipelineOptions,
@@ -74,8 +87,15 @@ def run(
             hint="use auto, cpu or gpu",
             location="--accelerator",
         )
+    if restart_phase is not None and resume is None:
+        raise InvalidInputError(
+            "--restart-phase only applies to --resume DIR",
+            hint="mlflowctl run --resume DIR --restart-phase train",
+            location="--restart-phase",
+        )
     settings = current(ctx).with_tracking_uri(tracking_uri)
     view = console.PhaseView()
+    pipeline = None
     try:
         if resume is not None:
             if prompt:
@@ -89,6 +109,7 @@ def run(
             pipeline = Pipeline.resume(
                 resume,
                 view,
+                restart_phase=restart_phase,
                 tracking_uri=uri_now,
                 max_epochs=max_epochs,
                 accelerator=None if accelerator == "auto" else accelerator,
@@ -128,11 +149,19 @@ def run(
                 agents_dir=settings.agents_arg,
                 root=settings.cwd,
             )
-            opts.workdir = workdir if workdir is not None else Path("runs") / pipeline_id_for(opts)
-            pipeline = Pipeline.start(opts, view)
+            opts.pipeline_id = pipeline_id_for(opts)  # one id: the default workdir and the journal
+            opts.workdir = workdir if workdir is not None else Path("runs") / opts.pipeline_id
+            pipeline = Pipeline.start(opts, view, force=force)
             pipeline.state["settings"] = settings
-        console.status(f"pipeline {pipeline.journal.pipeline_id} in {pipeline.opts.workdir}")
+        console.status(
+            f"pipeline {pipeline.journal.pipeline_id} in {pipeline.opts.workdir} "
+            f"(resume: mlflowctl run --resume {pipeline.opts.workdir})"
+        )
         result = pipeline.run()
+    except (MlflowctlError, KeyboardInterrupt) as exc:
+        if pipeline is not None and isinstance(exc, MlflowctlError):
+            pipeline.abandon(exc)  # a signal between start and run: the journal says so too
+        raise
     finally:
         view.close()
     if as_json:

@@ -93,6 +93,18 @@ def _find_by_run(c: Any, name: str, run_id: str) -> Any:
     return min(found, key=lambda mv: int(mv.version)) if found else None
 
 
+def _find_by_build(c: Any, name: str, build_id: str) -> Any:
+    """The version an earlier process registered for this build (F12, X12), or None.
+
+    ``build --resume`` and ``run --resume`` train in a new MLflow run, so a lookup by ``run_id``
+    alone misses a version created just before a kill; one build id has at most one version.
+    """
+    if not build_id or "'" in build_id:
+        return None
+    found = c.search_model_versions(f"name = '{name}' and tags.`{TAG_BUILD}` = '{build_id}'")
+    return min(found, key=lambda mv: int(mv.version)) if found else None
+
+
 def _ensure_registered_model(c: Any, registry: RegistrySpec) -> None:
     from mlflow.exceptions import MlflowException
 
@@ -231,7 +243,8 @@ def register_challenger(
     *,
     build_id: str,
 ) -> ModelVersion:
-    """Register the run's model once (idempotent, F11/F12) and mark it ``@challenger``."""
+    """Register the build's model once (idempotent, F11/F12: looked up by build id, then by run
+    id, before a version is created) and mark it ``@challenger``."""
     validate_registry_spec(registry)
     if training_run.status != "finished":
         raise TrainingError(
@@ -254,7 +267,7 @@ def register_challenger(
     if value is not None:
         tags[_metric_tag(registry.gate.metric)] = repr(float(value))
     _ensure_registered_model(c, registry)
-    mv = _create_once(c, name, run_id, model_uri, tags)
+    mv = _find_by_build(c, name, build_id) or _create_once(c, name, run_id, model_uri, tags)
     with store_lock(tracking_uri):
         champ = _alias_version(c, name, registry.champion_alias)
         if champ is not None and int(champ.version) == int(mv.version):

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflowctl.errors import GateFailedError, InvalidInputError
+from mlflowctl.orchestrate.context import PhaseFn
+from mlflowctl.orchestrate.context import PipelineContext as Pipeline
 from mlflowctl.orchestrate.journal import atomic_write_text
 
 if TYPE_CHECKING:
     from mlflowctl.blueprint.model import Blueprint
-    from mlflowctl.orchestrate.pipeline import Pipeline
     from mlflowctl.orchestrate.services import BuildOutcome
     from mlflowctl.settings import Settings
 
@@ -103,7 +104,7 @@ def phase_build(p: Pipeline) -> dict[str, Any]:
         approach=p.opts.approach,
         out=_build_dir(p),
         data=p.opts.data,
-        force=True,  # a build phase that did not finish may have left its own folder
+        force=True,  # replaces only a folder mlflowctl built (its marker), never the user's
         resume=False,
         settings=settings_of(p),
     )
@@ -141,12 +142,24 @@ def _outcome(p: Pipeline) -> BuildOutcome:
 
 def phase_train(p: Pipeline) -> dict[str, Any]:
     from mlflowctl.build.writer import open_project
+    from mlflowctl.errors import WorkspaceError
     from mlflowctl.orchestrate.services import train_tracked
+    from mlflowctl.train.runner import recover_checkpoint
 
     bp = _blueprint(p)
     project = open_project(_build_dir(p))
     last = project.root / "checkpoints" / "last.ckpt"
-    resume = last.exists()
+    restart = p.journal.options.pop("restart_phase", None) is not None  # --restart-phase
+    resume = last.exists() and not restart
+    if resume:  # X19: a checkpoint that verifies, or a way out, before any MLflow run exists
+        try:
+            recover_checkpoint(project.root)
+        except WorkspaceError as exc:
+            exc.hint = (
+                "no checkpoint verifies; start the training over with "
+                f"`mlflowctl run --resume {p.opts.workdir} --restart-phase train`"
+            )
+            raise
     parent = _parent_run(p, bp)
 
     def on_event(event: dict[str, Any]) -> None:
@@ -183,8 +196,12 @@ def _parent_run(p: Pipeline, bp: Blueprint) -> str:
     """The pipeline's parent MLflow run, created once and remembered in the journal."""
     from mlflowctl.mlops.runs import start_parent_run
 
+    p.state["tracking_uri"] = _tracking_uri(p)
     known = p.journal.options.get("parent_run_id")
-    if known:
+    if known:  # a resumed pipeline: the run its last process ended (KILLED/FAILED) goes on
+        from mlflowctl.mlops.store import client
+
+        client(p.state["tracking_uri"]).update_run(str(known), status="RUNNING")
         return str(known)
     run_id = start_parent_run(
         _tracking_uri(p),
@@ -304,3 +321,14 @@ def _write_report(p: Pipeline, bp: Blueprint, summary: dict[str, Any]) -> None:
     if parent:
         end_parent_run(_tracking_uri(p), str(parent), report_md=report_md, report=report)
     p.state["report"] = json.dumps(report)
+
+
+#: the pipeline looks its phases up here (no lookup by name, no import back into the pipeline)
+PHASES: dict[str, PhaseFn] = {
+    "design": phase_design,
+    "build": phase_build,
+    "train": phase_train,
+    "evaluate": phase_evaluate,
+    "register": phase_register,
+    "promote": phase_promote,
+}

@@ -9,46 +9,49 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from mlflowctl import __version__
-from mlflowctl.errors import InterruptedRunError, InvalidInputError, MlflowctlError
-from mlflowctl.orchestrate.journal import Journal, atomic_write_text, now_iso, workdir_lock
+from mlflowctl.errors import (
+    InterruptedRunError,
+    InvalidInputError,
+    MlflowctlError,
+    WorkspaceError,
+)
+from mlflowctl.orchestrate.context import (
+    ALL_PHASES,
+    PHASE_OWNER,
+    PipelineOptions,
+    ProgressFn,
+)
+from mlflowctl.orchestrate.journal import (
+    JOURNAL_NAME,
+    STATE_DIR,
+    Journal,
+    atomic_write_text,
+    now_iso,
+    workdir_lock,
+)
 from mlflowctl.orchestrate.memory import TaskList, append_history, read_history
+from mlflowctl.orchestrate.phases import BLUEPRINT_FILE, BUILD_DIR, PHASES
+from mlflowctl.orchestrate.signals import signals_as_errors
 
-ALL_PHASES = ("design", "build", "train", "evaluate", "register", "promote")
-PHASE_OWNER = {
-    "design": "ml-architect",
-    "build": "ml-engineer",
-    "train": "ml-engineer",
-    "evaluate": "ml-engineer",
-    "register": "mlops-architect",
-    "promote": "mlops-architect",
-}
+__all__ = [
+    "ALL_PHASES",
+    "PHASE_OWNER",
+    "Pipeline",
+    "PipelineOptions",
+    "PipelineResult",
+    "ProgressFn",
+    "pipeline_id_for",
+]
 
-
-@dataclass
-class PipelineOptions:
-    prompt: str
-    workdir: Path
-    data: str | None = None
-    target: str | None = None
-    phases: tuple[str, ...] = ALL_PHASES
-    backend: str = "offline"
-    tracking_uri: str | None = None
-    max_epochs: int | None = None
-    accelerator: str = "auto"
-    approach: str | None = None
-    agents_dir: str | None = None
-    #: the project folder: the MLflow store (``mlflow.db``) and ``.claude/memory`` live here
-    root: Path = field(default_factory=Path.cwd)
+#: what a pipeline writes into its workdir besides ``.mlflowctl/``
+PIPELINE_FILES = (BLUEPRINT_FILE, BUILD_DIR, "report.md", "report.json")
 
 
 @dataclass
@@ -61,43 +64,42 @@ class PipelineResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-ProgressFn = Callable[[str, str, dict[str, Any]], None]
-"""``progress(phase, message, info)``: the CLI turns these into a live view or plain lines."""
-
-
 def pipeline_id_for(opts: PipelineOptions) -> str:
     key = json.dumps([opts.prompt, opts.data, opts.target, opts.backend, time.time_ns()])
     return "pl-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-@contextmanager
-def _signals_as_errors(phase: Callable[[], str]) -> Iterator[None]:
-    """SIGTERM becomes ``InterruptedRunError`` (exit 143), so every phase unwinds cleanly."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise InterruptedRunError.for_signal(signum, phase=phase())
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def resume_hint(workdir: Path) -> str:
+    return f"resume with `mlflowctl run --resume {workdir}`"
 
 
 class Pipeline:
     """One pipeline in one workdir. ``run()`` executes the phases not yet done."""
 
-    def __init__(self, opts: PipelineOptions, journal: Journal, progress: ProgressFn) -> None:
+    def __init__(
+        self,
+        opts: PipelineOptions,
+        journal: Journal,
+        progress: ProgressFn,
+        locks: ExitStack | None = None,
+    ) -> None:
         self.opts = opts
         self.journal = journal
         self.progress = progress
         self.current = "design"
         self.state: dict[str, Any] = {}
+        #: the workdir lock, taken before anything was written; released when ``run()`` ends
+        self._locks = locks or ExitStack()
 
     # ----------------------------------------------------------------- construction
 
     @classmethod
-    def start(cls, opts: PipelineOptions, progress: ProgressFn) -> Pipeline:
+    def start(cls, opts: PipelineOptions, progress: ProgressFn, *, force: bool = False) -> Pipeline:
+        """A new pipeline in ``opts.workdir``: the lock first, then the checks, then the journal.
+
+        A workdir that holds another pipeline's journal is refused unless ``force`` (X4); one
+        that holds files a pipeline would write, without a journal, is always refused (X2).
+        """
         if not opts.prompt.strip():
             raise InvalidInputError(
                 "the prompt is empty",
@@ -111,19 +113,69 @@ class Pipeline:
                 hint=f"choose from: {', '.join(ALL_PHASES)}",
                 location="--phases",
             )
-        opts.workdir.mkdir(parents=True, exist_ok=True)
-        journal = Journal.create(
-            opts.workdir,
-            pipeline_id=pipeline_id_for(opts),
-            prompt=opts.prompt,
-            options=_options_dict(opts),
-            phases=[p for p in ALL_PHASES if p in opts.phases],
-        )
-        return cls(opts, journal, progress)
+        try:
+            opts.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(
+                f"cannot create the workdir: {exc}", location=str(opts.workdir)
+            ) from None
+        locks = ExitStack()
+        locks.enter_context(workdir_lock(opts.workdir))
+        try:
+            _check_fresh_workdir(opts.workdir, force=force)
+            journal = Journal.create(
+                opts.workdir,
+                pipeline_id=opts.pipeline_id or pipeline_id_for(opts),
+                prompt=opts.prompt,
+                options=_options_dict(opts),
+                phases=[p for p in ALL_PHASES if p in opts.phases],
+            )
+        except BaseException:
+            locks.close()
+            raise
+        return cls(opts, journal, progress, locks)
 
     @classmethod
-    def resume(cls, workdir: Path, progress: ProgressFn, **overrides: Any) -> Pipeline:
+    def resume(
+        cls,
+        workdir: Path,
+        progress: ProgressFn,
+        *,
+        restart_phase: str | None = None,
+        **overrides: Any,
+    ) -> Pipeline:
+        locks = ExitStack()
+        if (workdir / STATE_DIR / JOURNAL_NAME).is_file():  # else Journal.load says what is wrong
+            locks.enter_context(workdir_lock(workdir))  # before the journal is touched (X4)
+        try:
+            return cls._resume_locked(workdir, progress, locks, restart_phase, overrides)
+        except BaseException:
+            locks.close()
+            raise
+
+    @classmethod
+    def _resume_locked(
+        cls,
+        workdir: Path,
+        progress: ProgressFn,
+        locks: ExitStack,
+        restart_phase: str | None,
+        overrides: dict[str, Any],
+    ) -> Pipeline:
         journal = Journal.load(workdir)
+        if restart_phase is not None:
+            if restart_phase not in journal.phases:
+                raise InvalidInputError(
+                    f"this pipeline has no phase {restart_phase!r}",
+                    hint=f"choose one of: {', '.join(journal.phases)}",
+                    location="--restart-phase",
+                )
+            names = list(journal.phases)
+            for name in names[names.index(restart_phase) :]:
+                journal.phases[name].status = "pending"
+                journal.phases[name].outputs = {}
+            if "train" in names[names.index(restart_phase) :]:
+                journal.options["restart_phase"] = restart_phase  # train afresh, not --resume
         data = dict(journal.options)
         data.update({k: v for k, v in overrides.items() if v is not None})
         opts = PipelineOptions(
@@ -143,48 +195,25 @@ class Pipeline:
         journal.status = "running"
         journal.exit_code = None
         journal.save()
-        return cls(opts, journal, progress)
+        return cls(opts, journal, progress, locks)
 
     # ----------------------------------------------------------------- running
 
     def run(self) -> PipelineResult:
-        from mlflowctl.orchestrate import phases as phase_impl
-
-        with workdir_lock(self.opts.workdir), _signals_as_errors(lambda: self.current):
+        with self._locks, signals_as_errors(lambda: self.current):
             try:
-                for name, rec in self.journal.phases.items():
-                    self.current = name
-                    if rec.status in ("done", "skipped"):
-                        self.progress(name, "already done", rec.outputs)
-                        continue
-                    tasks = TaskList.open(self.opts.workdir, PHASE_OWNER[name])
-                    tasks.plan(
-                        *[f"{p}" for p in self.journal.phases if PHASE_OWNER[p] == tasks.agent]
-                    )
-                    tasks.begin(name)
-                    self.journal.start(name, {"resumed": rec.started_at is not None})
-                    self.progress(name, "started", {})
-                    try:
-                        outputs = getattr(phase_impl, f"phase_{name}")(self)
-                    except MlflowctlError as exc:
-                        exc.phase = exc.phase or name
-                        self.journal.fail(name, exc.to_dict())
-                        tasks.fail(name, exc.line())
-                        raise
-                    except Exception as exc:
-                        self.journal.fail(name, {"error": "internal", "message": repr(exc)})
-                        tasks.fail(name, repr(exc))
-                        raise
-                    self.journal.finish(name, outputs)
-                    tasks.complete(name, _short(outputs))
-                    self.progress(name, "done", outputs)
+                self._run_phases()
             except MlflowctlError as exc:
-                self.journal.status = (
-                    "interrupted" if isinstance(exc, InterruptedRunError) else "failed"
-                )
-                self.journal.exit_code = exc.exit_code
-                self.journal.save()
-                self._remember(outcome="failed", error=exc.kind)
+                self.abandon(exc)
+                raise
+            except KeyboardInterrupt:
+                import signal
+
+                err = InterruptedRunError.for_signal(signal.SIGINT, phase=self.current)
+                self.abandon(err)
+                raise err from None
+            except Exception as exc:
+                self.abandon(exc)
                 raise
             self.journal.status = "finished"
             self.journal.exit_code = int(self.state.get("exit_code", 0))
@@ -203,6 +232,71 @@ class Pipeline:
             },
             summary=summary,
         )
+
+    def _run_phases(self) -> None:
+        for name, rec in self.journal.phases.items():
+            self.current = name
+            if rec.status in ("done", "skipped"):
+                self.progress(name, "already done", rec.outputs)
+                continue
+            tasks = TaskList.open(self.opts.workdir, PHASE_OWNER[name])
+            tasks.plan(*[f"{p}" for p in self.journal.phases if PHASE_OWNER[p] == tasks.agent])
+            tasks.begin(name)
+            self.journal.start(name, {"resumed": rec.started_at is not None})
+            self.progress(name, "started", {})
+            try:
+                outputs = PHASES[name](self)
+            except MlflowctlError as exc:
+                exc.phase = exc.phase or name
+                self.journal.fail(name, exc.to_dict())
+                tasks.fail(name, exc.line())
+                raise
+            except KeyboardInterrupt:
+                self.journal.fail(name, {"error": "interrupted", "message": "SIGINT"})
+                tasks.fail(name, "interrupted")
+                raise
+            except Exception as exc:
+                self.journal.fail(name, {"error": "internal", "message": repr(exc)})
+                tasks.fail(name, repr(exc))
+                raise
+            self.journal.finish(name, outputs)
+            tasks.complete(name, _short(outputs))
+            self.progress(name, "done", outputs)
+
+    def abandon(self, exc: BaseException) -> None:
+        """The pipeline stops here: journal, parent run and history tell the truth (X11, X14).
+
+        Idempotent; every step is best effort so the original error is what the user sees.
+        """
+        interrupted = isinstance(exc, InterruptedRunError)
+        if self.journal.status == "running":
+            self.journal.status = "interrupted" if interrupted else "failed"
+            self.journal.exit_code = exc.exit_code if isinstance(exc, MlflowctlError) else 1
+            with suppress(OSError):
+                self.journal.save()
+        if isinstance(exc, MlflowctlError):
+            exc.phase = exc.phase or self.journal.first_unfinished()
+            if interrupted:
+                exc.hint = resume_hint(self.opts.workdir)
+        self._end_parent("KILLED" if interrupted else "FAILED")
+        with suppress(Exception):  # history is a convenience, never the error shown
+            self._remember(
+                outcome="interrupted" if interrupted else "failed",
+                error=exc.kind if isinstance(exc, MlflowctlError) else "internal",
+            )
+
+    def _end_parent(self, status: str) -> None:
+        """End the pipeline's parent MLflow run (if one was opened) with ``status`` (X14)."""
+        parent = self.journal.options.get("parent_run_id")
+        if not parent:
+            return
+        # a dead store must not hide the real error; the reaper closes the run later
+        with suppress(Exception):
+            from mlflowctl.mlops.runs import end_parent_run
+            from mlflowctl.orchestrate.phases import _tracking_uri
+
+            uri = self.state.get("tracking_uri") or _tracking_uri(self)
+            end_parent_run(str(uri), str(parent), status=status)
 
     # ----------------------------------------------------------------- reporting
 
@@ -245,6 +339,33 @@ class Pipeline:
         return read_history(
             self.opts.root / policy.history_file,
             policy.history_window,
+        )
+
+
+def _check_fresh_workdir(workdir: Path, *, force: bool) -> None:
+    """Refuse a workdir holding another pipeline (without ``force``) or files we did not write."""
+    journal_path = workdir / STATE_DIR / JOURNAL_NAME
+    if journal_path.exists():
+        if force:
+            return
+        try:
+            old = Journal.load(workdir)
+            what = f"pipeline {old.pipeline_id} ({old.status})"
+        except InvalidInputError:
+            what = "an unreadable pipeline journal"
+        raise WorkspaceError(
+            f"the workdir already holds {what}",
+            hint=f"{resume_hint(workdir)}, pass --force to start over in it, or use another "
+            "--workdir",
+            location=str(workdir),
+        )
+    present = [name for name in PIPELINE_FILES if (workdir / name).exists()]
+    if present:
+        raise WorkspaceError(
+            f"the workdir holds files a pipeline would write ({', '.join(present)}); "
+            "refusing to touch them",
+            hint="use another --workdir (the default is a new runs/<pipeline id> folder)",
+            location=str(workdir),
         )
 
 

@@ -118,12 +118,53 @@ def train_tracked(
     """Train the project inside one tracked MLflow run; the model is logged, not registered.
 
     The store is ``settings.tracking`` (``tracking_uri``, when given, is the flag on top of it);
-    the Tracker runs with the mlops-architect policy (heartbeat, staleness, batch size)."""
+    the Tracker runs with the mlops-architect policy (heartbeat, staleness, batch size). The
+    folder's training lock is held throughout: nothing in the folder (its state, a checkpoint to
+    recover) is touched while another process trains it (X3).
+    """
+    from mlflowctl.train import runner as trainer
+
+    with trainer.folder_lock(project.root):
+        return _train_tracked(
+            blueprint, project, tracking_uri=tracking_uri, track=track, max_epochs=max_epochs,
+            accelerator=accelerator, resume=resume, on_event=on_event,
+            parent_run_id=parent_run_id, agents_dir=agents_dir, settings=settings,
+        )  # fmt: skip
+
+
+def _train_tracked(
+    blueprint: Blueprint,
+    project: RenderedProject,
+    *,
+    tracking_uri: str | None,
+    track: bool,
+    max_epochs: int | None,
+    accelerator: str,
+    resume: bool,
+    on_event: EventHandler | None,
+    parent_run_id: str | None,
+    agents_dir: str | None,
+    settings: Settings | None,
+) -> BuildOutcome:
     from mlflowctl.train import runner as trainer
 
     approach = blueprint.approach(project.approach)
     state = read_state(project.root)
     build_id = state.get("build_id") or f"{project.blueprint_id}-{secrets.token_hex(4)}"
+    raw = state.get("overrides")
+    recorded: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if resume:  # X18: the overrides the build started with, unless given again
+        if max_epochs is None:
+            max_epochs = recorded.get("max_epochs")
+        if accelerator == "auto":
+            accelerator = str(recorded.get("accelerator") or "auto")
+        trainer.recover_checkpoint(project.root)  # X19: before any run exists
+    state = {
+        **state,
+        "build_id": build_id,
+        "overrides": {"max_epochs": max_epochs, "accelerator": accelerator},
+    }
+    _write_state(project.root, state)
     outcome = BuildOutcome(project=project, build_id=build_id)
     if not track:
         outcome.run = trainer.train(
@@ -167,9 +208,7 @@ def train_tracked(
     ):
         assert tracker.run_id is not None
         outcome.run_id = tracker.run_id
-        _write_state(
-            project.root, {"build_id": build_id, "run_ids": [*previous_runs, tracker.run_id]}
-        )
+        _write_state(project.root, {**state, "run_ids": [*previous_runs, tracker.run_id]})
 
         def handle(event: dict[str, Any]) -> None:
             tracker.on_event(event)

@@ -4,18 +4,26 @@ The project trains exactly as a user would train it (``python train.py`` in its 
 mlflowctl tests is what the user owns. Progress comes from ``events.jsonl``: one status line per
 epoch, and ``on_event(dict)`` for whoever tracks the run. SIGINT/SIGTERM are forwarded to the
 child, which writes ``checkpoints/last.ckpt`` before it exits; then ``InterruptedRunError``.
+
+The folder's training lock (``.train.lock``, an ``flock``) is inherited by the child, so it stays
+held by the process that writes the folder for as long as that process lives; on Linux the child
+also gets SIGTERM when mlflowctl dies (``PR_SET_PDEATHSIG``), even by SIGKILL (X10): it saves its
+checkpoint and stops instead of training on unwatched. The project still runs without mlflowctl.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -32,6 +40,86 @@ from mlflowctl.errors import (
 
 EventHandler = Callable[[dict[str, Any]], None]
 _POLL_S = 0.2
+LOCK_NAME = ".train.lock"
+_PR_SET_PDEATHSIG = 1
+#: locks this process holds: real path of the lock file -> [fd, depth]
+_HELD: dict[str, list[int]] = {}
+
+
+@contextmanager
+def folder_lock(root: Path) -> Iterator[int]:
+    """Hold ``root/.train.lock`` (exit 7 when another process holds it); yields the lock's fd.
+
+    An ``flock`` belongs to the open file, so a child given the fd (``pass_fds``) keeps the folder
+    locked even when this process is killed; it is released when the last holder exits.
+    Reentrant within this process (the build holds it around training, the trainer takes it).
+    """
+    key = os.path.realpath(root / LOCK_NAME)
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            yield _HELD[key][0]
+        finally:
+            _HELD[key][1] -= 1
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: a plain lock file, not inherited by the child
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(root / LOCK_NAME), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise _lock_held(root) from None
+        try:
+            yield -1
+        finally:
+            lock.release()
+        return
+    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise _lock_held(root) from None
+    _HELD[key] = [fd, 1]
+    try:
+        yield fd
+    finally:
+        del _HELD[key]
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _lock_held(root: Path) -> LockHeldError:
+    return LockHeldError(
+        "another mlflowctl process is training this build folder",
+        hint="wait for it to finish, or build into another --out",
+        location=str(root),
+    )
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when this process dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:  # runs in the child between fork and exec: no imports, no locks
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def sha256_file(path: Path) -> str:
@@ -58,6 +146,48 @@ def verify_last_checkpoint(root: Path) -> Path:
             hint="train again without --resume",
             location=str(last),
         )
+    return last
+
+
+def _verifies(path: Path) -> bool:
+    sidecar = path.with_name(path.name + ".sha256")
+    try:
+        return path.is_file() and sha256_file(path) == sidecar.read_text().strip()
+    except OSError:
+        return False
+
+
+def recover_checkpoint(root: Path) -> Path:
+    """``checkpoints/last.ckpt`` made usable for ``--resume``, before any run is created (X19).
+
+    If ``last.ckpt`` does not match its sidecar, the newest other checkpoint that does (e.g.
+    ``best.ckpt``, a full Lightning checkpoint) becomes ``last.ckpt``; the bad file is kept
+    beside it as ``last.ckpt.corrupt`` (nothing is deleted). Without any checkpoint that
+    verifies, a ``WorkspaceError`` says how to start the training over.
+    """
+    last = root / "checkpoints" / "last.ckpt"
+    if _verifies(last):
+        return last
+    candidates = sorted(
+        (p for p in last.parent.glob("*.ckpt") if p.name != last.name and _verifies(p)),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    if not candidates:
+        return verify_last_checkpoint(root)  # raises, naming what is wrong
+    good = candidates[0]
+    if last.exists():
+        os.replace(last, last.with_name("last.ckpt.corrupt"))
+        sidecar = last.with_name("last.ckpt.sha256")
+        if sidecar.exists():
+            os.replace(sidecar, last.with_name("last.ckpt.corrupt.sha256"))
+    tmp = last.with_name("last.ckpt.tmp")
+    shutil.copyfile(good, tmp)
+    os.replace(tmp, last)
+    side_tmp = last.with_name("last.ckpt.sha256.tmp")
+    side_tmp.write_text(sha256_file(last) + "\n")
+    os.replace(side_tmp, last.with_name("last.ckpt.sha256"))
+    console.status(f"resume: {last.name} did not verify; continuing from {good.name}")
     return last
 
 
@@ -114,23 +244,11 @@ def train(
 ) -> TrainingRun:
     """Run the project's training; the returned run is read from ``outputs/metrics.json``.
 
-    A lock file in the build folder keeps a second training of the same folder out (F18).
+    A lock file in the build folder keeps a second training of the same folder out (F18); the
+    training child inherits it (X10).
     """
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(project.root / ".train.lock"), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise LockHeldError(
-            "another mlflowctl process is training this build folder",
-            hint="wait for it to finish, or build into another --out",
-            location=str(project.root),
-        ) from None
-    try:
-        return _train_locked(project, max_epochs, accelerator, resume, on_event)
-    finally:
-        lock.release()
+    with folder_lock(project.root) as fd:
+        return _train_locked(project, max_epochs, accelerator, resume, on_event, fd)
 
 
 def _train_locked(
@@ -139,9 +257,10 @@ def _train_locked(
     accelerator: str,
     resume: bool,
     on_event: EventHandler | None,
+    lock_fd: int = -1,
 ) -> TrainingRun:
     root = project.root
-    resumed_from = verify_last_checkpoint(root) if resume else None
+    resumed_from = recover_checkpoint(root) if resume else None
     events_path = root / "events.jsonl"
     if not resume:
         events_path.unlink(missing_ok=True)
@@ -160,7 +279,14 @@ def _train_locked(
     started = time.perf_counter()
     with log_path.open("a", encoding="utf-8") as log:
         child = subprocess.Popen(
-            command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            command,
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            pass_fds=(lock_fd,) if lock_fd >= 0 else (),
+            preexec_fn=_die_with_parent(),
         )
         restore = _forward_signals(child, received)
         try:

@@ -1,0 +1,58 @@
+"""What the pipeline and its phases share: the phase names, the options, the context a phase
+gets. Neither ``pipeline`` nor ``phases`` imports the other through this module, so the import
+graph has no loop: ``pipeline`` -> ``phases`` -> ``context``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlflowctl.orchestrate.journal import Journal
+
+ALL_PHASES = ("design", "build", "train", "evaluate", "register", "promote")
+PHASE_OWNER = {
+    "design": "ml-architect",
+    "build": "ml-engineer",
+    "train": "ml-engineer",
+    "evaluate": "ml-engineer",
+    "register": "mlops-architect",
+    "promote": "mlops-architect",
+}
+
+ProgressFn = Callable[[str, str, dict[str, Any]], None]
+"""``progress(phase, message, info)``: the CLI turns these into a live view or plain lines."""
+
+
+@dataclass
+class PipelineOptions:
+    prompt: str
+    workdir: Path
+    data: str | None = None
+    target: str | None = None
+    phases: tuple[str, ...] = ALL_PHASES
+    backend: str = "offline"
+    tracking_uri: str | None = None
+    max_epochs: int | None = None
+    accelerator: str = "auto"
+    approach: str | None = None
+    agents_dir: str | None = None
+    #: the project folder: the MLflow store (``mlflow.db``) and ``.claude/memory`` live here
+    root: Path = field(default_factory=Path.cwd)
+    #: chosen once, so the default workdir ``runs/<id>`` and the journal name the same id
+    pipeline_id: str | None = None
+
+
+class PipelineContext(Protocol):
+    """What a phase may use of the running pipeline."""
+
+    opts: PipelineOptions
+    journal: Journal
+    progress: ProgressFn
+    state: dict[str, Any]
+
+    def history(self) -> list[dict[str, Any]]: ...
+
+
+PhaseFn = Callable[[PipelineContext], dict[str, Any]]

@@ -1,0 +1,255 @@
+"""Signals and kills (reliability plan §5b X10, X11, X14): the CLI in a subprocess, real trainings,
+a real SQLite store per test; the training child, the journal and the MLflow runs checked after."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from blueprints import make_blueprint
+
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
+
+PROMPT = "classify iris flowers"
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "CI": "true", "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("MLFLOWCTL_AGENTS_DIR", None)
+    return env
+
+
+def _cli(cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlflowctl", *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlflowctl", *args],
+        cwd=cwd,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 180) -> list[str]:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    for line in proc.stderr:
+        seen.append(line)
+        if text in line:
+            return seen
+        assert time.monotonic() < deadline, "".join(seen)
+    raise AssertionError(f"{text!r} never printed:\n{''.join(seen)}")
+
+
+def _slow_blueprint(path: Path) -> Path:
+    training = {
+        "max_epochs": 5000,
+        "batch_size": 1,
+        "early_stopping": {"enabled": False, "monitor": "val_accuracy", "mode": "max"},
+    }
+    path.write_text(make_blueprint("mlp", "iris", training=training).to_yaml())
+    return path
+
+
+def _trainer_pids(folder: Path) -> list[int]:
+    """Processes running ``train.py`` in ``folder`` (from /proc, wherever they were reparented)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cwd == str(folder) and b"train.py" in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _holds(pid: int, path: Path) -> bool:
+    fds = Path(f"/proc/{pid}/fd")
+    return any(os.readlink(fd) == str(path) for fd in fds.iterdir() if fd.is_symlink())
+
+
+def _lock_free(path: Path) -> bool:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _client(tmp_path: Path) -> Any:
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _one_error(stderr: str) -> str:
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_x10_sigkill_of_mlflowctl_takes_the_training_child_with_it(tmp_path: Path) -> None:
+    bp = _slow_blueprint(tmp_path / "bp.yaml")
+    build = tmp_path / "b"
+    proc = _start(tmp_path, "build", str(bp), "--out", "b", "--no-track", "--accelerator", "cpu")
+    try:
+        _wait_for(proc, "] epoch 1 ")
+        children = _trainer_pids(build)
+        assert len(children) == 1
+        child = children[0]
+        # the lock is held by the process that writes the folder: the child has it open too
+        assert _holds(child, build / ".train.lock")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while _trainer_pids(build) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _trainer_pids(build) == [], "the training child outlived mlflowctl"
+    finally:
+        for pid in _trainer_pids(build):
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+    assert _lock_free(build / ".train.lock")
+    # it stopped like a SIGTERM: a checkpoint that verifies, so --resume continues
+    last = build / "checkpoints" / "last.ckpt"
+    assert last.is_file() and (build / "checkpoints" / "last.ckpt.sha256").is_file()
+    events = [json.loads(x) for x in (build / "events.jsonl").read_text().splitlines()]
+    assert events[-1] == {"event": "end", "status": "killed", "failure": None}
+
+
+def test_x11_sigterm_during_registration_is_143_with_one_line_and_json(tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    bp = tmp_path / "bp.yaml"
+    bp.write_text(make_blueprint("mlp", "iris").to_yaml())
+    proc = _start(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "2",
+                  "--accelerator", "cpu", "--json")  # fmt: skip
+    store_lock = FileLock(str(tmp_path / "mlflow.db.lock"))
+    try:
+        seen = _wait_for(proc, "] epoch 1 ")
+        with store_lock:  # registration creates the version, then waits here for the alias
+            client = _client(tmp_path)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if client.search_model_versions("name='test-model'"):
+                        break
+                except Exception:
+                    pass
+                time.sleep(0.2)
+            else:
+                raise AssertionError("no model version was created")
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, "".join(seen) + err
+    assert "interrupted by SIGTERM" in _one_error(err)
+    doc = json.loads(out)
+    assert doc["exit_code"] == 143 and doc["error"] == "interrupted"
+    versions = client.search_model_versions("name='test-model'")
+    assert len(versions) == 1 and list(versions[0].aliases) == []
+
+
+def _journal(wd: Path) -> dict[str, Any]:
+    return json.loads((wd / ".mlflowctl" / "pipeline.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_x11_sigint_early_in_run_is_130_json_journal_interrupted_then_resumes(
+    tmp_path: Path,
+) -> None:
+    proc = _start(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
+                  "--max-epochs", "2", "--accelerator", "cpu", "--json")  # fmt: skip
+    try:
+        _wait_for(proc, "pipeline pl-")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    line = _one_error(err)
+    assert "interrupted by SIGINT" in line
+    assert "mlflowctl run --resume wd" in err
+    doc = json.loads(out)
+    assert doc["exit_code"] == 130 and doc["error"] == "interrupted" and doc["phase"]
+    journal = _journal(tmp_path / "wd")
+    assert journal["status"] == "interrupted" and journal["exit_code"] == 130
+    failed = [n for n, rec in journal["phases"].items() if rec["status"] == "failed"]
+    assert failed in ([], [doc["phase"]])  # the signal may land before the phase began
+    resumed = _cli(tmp_path, "run", "--resume", "wd", "--json")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _journal(tmp_path / "wd")["status"] == "finished"
+
+
+def _parent_runs(tmp_path: Path) -> list[Any]:
+    client = _client(tmp_path)
+    return client.search_runs(  # type: ignore[no-any-return]
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string="tags.`mlflowctl.pipeline_id` != ''",
+    )
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="needs a machine without a GPU")
+def test_x14_failing_exit_2_ends_the_parent_run_failed(tmp_path: Path) -> None:
+    proc = _cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
+                "--max-epochs", "1", "--accelerator", "gpu")  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "--accelerator gpu" in _one_error(proc.stderr)
+    parents = _parent_runs(tmp_path)
+    assert [r.info.status for r in parents] == ["FAILED"]
+    assert _journal(tmp_path / "wd")["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_x14_sigterm_in_training_ends_the_parent_run_killed(tmp_path: Path) -> None:
+    proc = _start(tmp_path, "run", "classify handwritten digits", "--data", "sklearn:digits",
+                  "--workdir", "wd", "--max-epochs", "40")  # fmt: skip
+    try:
+        _wait_for(proc, "epoch 2")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert [r.info.status for r in _parent_runs(tmp_path)] == ["KILLED"]
+    resumed = _cli(tmp_path, "run", "--resume", "wd", "--max-epochs", "3")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert [r.info.status for r in _parent_runs(tmp_path)] == ["FINISHED"]
