@@ -108,7 +108,10 @@ def build(
 
         # B23 and bad URIs fail here, before a file is written or a run created
         validate_registry_spec(bp.approach(approach).infrastructure.registry)
-        resolve_uri(tracking_uri)
+        from mlflowctl.mlops.store import prepare_store
+
+        # a dead server, an old schema or an unusable store: reported before anything is written
+        prepare_store(resolve_uri(tracking_uri))
     root = out or workspace.default_out(bp, approach)
     if resume:
         project = workspace.open_project(root)

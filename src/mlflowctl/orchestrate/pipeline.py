@@ -20,7 +20,13 @@ from typing import Any
 
 from mlflowctl import __version__
 from mlflowctl.errors import InterruptedRunError, InvalidInputError, MlflowctlError
-from mlflowctl.orchestrate.journal import Journal, atomic_write_text, now_iso, workdir_lock
+from mlflowctl.orchestrate.journal import (
+    Journal,
+    atomic_write_text,
+    make_workdir,
+    now_iso,
+    workdir_lock,
+)
 from mlflowctl.orchestrate.memory import TaskList, append_history, read_history
 
 ALL_PHASES = ("design", "build", "train", "evaluate", "register", "promote")
@@ -111,7 +117,7 @@ class Pipeline:
                 hint=f"choose from: {', '.join(ALL_PHASES)}",
                 location="--phases",
             )
-        opts.workdir.mkdir(parents=True, exist_ok=True)
+        make_workdir(opts.workdir)
         journal = Journal.create(
             opts.workdir,
             pipeline_id=pipeline_id_for(opts),
