@@ -273,6 +273,8 @@ def _quiet_mlflow() -> None:
     import warnings
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # it logs a traceback for every failed DB write; ``tracking_errors`` reports them in one line
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method.*")
 
 
@@ -427,6 +429,26 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _no_room(path: Path) -> bool:
+    """SQLite reports a write past the disk or the file-size limit as ``disk I/O error``: tell
+    whether that is what happened to ``path`` (ENOSPC: under 1 MiB free; EFBIG: the file is
+    at this process's ``RLIMIT_FSIZE``)."""
+    try:
+        st = os.statvfs(path.parent)
+        if st.f_bavail * st.f_frsize < 1 << 20:
+            return True
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft == resource.RLIM_INFINITY:
+            return False
+        sizes = [p.stat().st_size for p in (path, Path(f"{path}-journal"), Path(f"{path}-wal"))
+                 if p.exists()]  # fmt: skip
+        return any(size + 65536 >= soft for size in sizes)
+    except (OSError, ValueError, ImportError):
+        return False
+
+
 def _is_store_exception(exc: BaseException) -> bool:
     module = type(exc).__module__
     return module.split(".", 1)[0] in ("mlflow", "sqlalchemy", "requests", "urllib3", "sqlite3")
@@ -459,6 +481,8 @@ def store_error(uri: str, exc: BaseException, *, setup: bool = False) -> Mlflowc
     disk_full = any(
         isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG) for e in chain
     ) or any(s in text for s in _DISK_FULL)
+    if not disk_full and path is not None and "disk i/o error" in text:
+        disk_full = _no_room(path)
     if disk_full:
         cls: type[MlflowctlError] = EnvironmentProblemError if setup else TrackingUnavailableError
         return cls(
