@@ -220,6 +220,7 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
     return apply
 
 
+@pytest.mark.slow
 def test_x15_disk_full_while_logging_gives_one_clear_line_and_closes_every_run(
     blueprint_file: Path, tmp_path: Path
 ) -> None:
@@ -251,3 +252,57 @@ def test_x15_disk_full_while_logging_gives_one_clear_line_and_closes_every_run(
     if (tmp_path / "b2" / "checkpoints" / "last.ckpt").exists():
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert _versions(db) == [1, 2]
+
+
+#: the fast X15 variant: a Tracker in a child process whose SQLite store cannot grow any more
+DISK_FULL_SCRIPT = """\
+import json, resource, signal, sqlite3, sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from mlflow_server import make_blueprint, make_project
+from mlflowctl.errors import MlflowctlError
+from mlflowctl.mlops.runs import Tracker
+
+uri, root = sys.argv[1], Path(sys.argv[2])
+bp = make_blueprint()
+run = make_project(root, 0.9)
+with Tracker(uri, bp, None, build_id="first", agent_digests={{}}) as tr:
+    tr.log_training(run)
+db = uri[len("sqlite:///"):]
+with sqlite3.connect(db) as con:
+    con.execute("VACUUM")
+size = Path(db).stat().st_size
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+try:
+    with Tracker(uri, bp, None, build_id="full", agent_digests={{}}) as tr:
+        for epoch in range(20):
+            tr.on_event({{"event": "epoch", "epoch": epoch,
+                         "metrics": {{f"m{{i}}": float(i) for i in range(40)}}}})
+        tr.log_training(run)
+except MlflowctlError as exc:
+    print(json.dumps(exc.to_dict()), flush=True)
+    sys.exit(exc.exit_code)
+"""
+
+
+def test_x15_fast_tracker_on_a_full_sqlite_store_raises_one_clear_error(tmp_path: Path) -> None:
+    script = tmp_path / "disk_full.py"
+    script.write_text(DISK_FULL_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
+    db = tmp_path / "store" / "mlflow.db"
+    proc = subprocess.run(
+        [sys.executable, str(script), f"sqlite:///{db}", str(tmp_path / "project")],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 6, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert doc["error"] == "tracking_unavailable" and doc["location"] == str(db)
+    assert "disk full (ENOSPC/EFBIG)" in doc["message"]
+    statuses = dict(_runs(db))
+    assert sorted(statuses.values()) == ["FAILED", "FINISHED"], statuses  # I1: closed FAILED
