@@ -75,6 +75,15 @@ def test_x16_garbage_mlflow_db_exits_2_and_writes_no_build_folder(
     assert as_json.returncode == 2 and doc["exit_code"] == 2 and doc["error"] == "environment"
 
 
+def test_x20_run_checks_the_store_before_writing_its_workdir(tmp_path: Path) -> None:
+    garbage = os.urandom(8192)
+    (tmp_path / "mlflow.db").write_bytes(garbage)
+    proc = _cli("run", "classify iris flowers", "--data", "sklearn:iris", cwd=tmp_path)
+    _one_error(proc, 2, str(tmp_path / "mlflow.db"), "not an SQLite database")
+    assert not (tmp_path / "runs").exists()
+    assert (tmp_path / "mlflow.db").read_bytes() == garbage
+
+
 def test_x16_unreachable_sqlite_path_exits_2(blueprint_file: Path, tmp_path: Path) -> None:
     proc = _cli(
         "build",
@@ -148,7 +157,7 @@ def test_x16_read_only_cwd_exits_2(
         )
     finally:
         ro.chmod(0o755)
-    _one_error(proc, 2, str(ro) if args[0] == "build" else "runs/")
+    _one_error(proc, 2, str(ro))
     assert "Read-only file system" in proc.stderr or "Permission denied" in proc.stderr
     assert sorted(p.name for p in ro.iterdir()) == ["bp.yaml"]
 

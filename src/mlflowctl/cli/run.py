@@ -119,6 +119,14 @@ def run(
                 agents_dir=agents_dir,
             )
             opts.workdir = workdir if workdir is not None else Path("runs") / pipeline_id_for(opts)
+            if set(chosen) & {"train", "register", "promote"}:
+                # an unusable store or a dead server: reported before the workdir is written (X20)
+                from mlflowctl.mlops.store import prepare_store
+                from mlflowctl.orchestrate.services import resolve_uri
+
+                default = f"sqlite:///{(opts.root / 'mlflow.db').resolve()}"
+                flag = tracking_uri or (None if os.environ.get("MLFLOW_TRACKING_URI") else default)
+                prepare_store(resolve_uri(flag, agents_dir))
             pipeline = Pipeline.start(opts, view)
         console.status(f"pipeline {pipeline.journal.pipeline_id} in {pipeline.opts.workdir}")
         result = pipeline.run()
