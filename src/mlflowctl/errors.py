@@ -23,6 +23,18 @@ code  meaning
 130   interrupted by SIGINT
 143   terminated by SIGTERM
 ====  =====================================================================
+
+Tracking-store and environment problems (reliability plan X13, X15, X16) split by *when* they
+happen, so the code tells the user what to do next:
+
+* **2** (``EnvironmentProblemError``): found before any run exists -- a read-only current
+  directory or build folder, a SQLite path that cannot be created (``sqlite:////proc/x.db``), a
+  file that is not an SQLite database, a corrupt pipeline journal or ``config.yaml``, a tracking
+  URI that is not even well formed. Nothing was started; fix the environment and run again.
+* **6** (``TrackingUnavailableError``): the store stopped accepting writes once runs existed -- a
+  server killed mid-training, a disk full (ENOSPC/EFBIG) while logging to the SQLite file. The
+  results stay in the build folder (``events.jsonl``, ``outputs/``); fix the store and continue
+  with ``build --resume`` / ``run --resume``, which sends the metrics.
 """
 
 from __future__ import annotations
@@ -142,6 +154,13 @@ class WorkspaceError(InvalidInputError):
     kind = "workspace"
 
 
+class EnvironmentProblemError(InvalidInputError):
+    """The machine, not the user's files, is unusable: a read-only folder, an unreachable or
+    corrupt local store, a corrupt state file. Found before any run was created (exit 2)."""
+
+    kind = "environment"
+
+
 class LLMOutputError(MlflowctlError):
     """The LLM backend kept answering with output that does not validate."""
 
@@ -164,7 +183,8 @@ class TrainingError(MlflowctlError):
 
 
 class TrackingUnavailableError(MlflowctlError):
-    """The MLflow tracking server does not answer within the retry budget."""
+    """The MLflow tracking server does not answer within the retry budget, or the store stopped
+    accepting writes (server gone, disk full) after runs were created: resume once it works."""
 
     exit_code = EXIT_TRACKING_UNAVAILABLE
     kind = "tracking_unavailable"

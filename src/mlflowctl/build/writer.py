@@ -196,6 +196,12 @@ def _write_locked(root: Path, files: dict[str, str]) -> None:
             hint="wait for it to finish or choose another --out",
             location=str(root),
         ) from None
+    except OSError as exc:  # a read-only folder (X16)
+        raise WorkspaceError(
+            f"cannot create the build folder's lock file: {exc.strerror or exc}",
+            hint="build into a writable folder (--out DIR)",
+            location=str(lock_path(root)),
+        ) from None
     try:
         if not root.exists():
             _swap_in(root, files)
@@ -243,17 +249,31 @@ def open_project(root: str | Path) -> RenderedProject:
             hint="build it first with `mlflowctl build BLUEPRINT`",
             location=str(path),
         )
-    cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
-    files = {
-        str(p.relative_to(path)): p.read_text(encoding="utf-8")
-        for p in sorted(path.iterdir())
-        if p.is_file() and p.suffix in (".py", ".yaml", ".md", ".txt")
-    }
-    family = cfg["model"]["family"]
+    try:
+        cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
+        family = cfg["model"]["family"]
+        blueprint_id = cfg["project"]["blueprint_id"]
+        approach = cfg["project"]["approach"]
+        template_kind = FAMILY_TEMPLATE_KIND[family]
+        if not (isinstance(blueprint_id, str) and isinstance(approach, str)):
+            raise TypeError("project.blueprint_id/approach are not strings")
+        files = {
+            str(p.relative_to(path)): p.read_text(encoding="utf-8")
+            for p in sorted(path.iterdir())
+            if p.is_file() and p.suffix in (".py", ".yaml", ".md", ".txt")
+        }
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as exc:
+        # a corrupt config.yaml on --resume is bad input (exit 2), not a traceback (X16)
+        reason = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        raise WorkspaceError(
+            f"config.yaml is corrupt: {reason}",
+            hint="rebuild the folder with `mlflowctl build BLUEPRINT --force`",
+            location=str(config),
+        ) from None
     return RenderedProject(
         root=path,
-        blueprint_id=cfg["project"]["blueprint_id"],
-        approach=cfg["project"]["approach"],
-        template_kind=FAMILY_TEMPLATE_KIND[family],
+        blueprint_id=blueprint_id,
+        approach=approach,
+        template_kind=template_kind,
         files=files,
     )

@@ -112,7 +112,10 @@ def build(
 
         # B23 and bad URIs fail here, before a file is written or a run created
         validate_registry_spec(bp.approach(approach).infrastructure.registry)
-        settings.tracking  # noqa: B018 (resolves and checks the URI)
+        from mlflowctl.mlops.store import prepare_store
+
+        # a bad URI, a dead server, an old schema or an unusable store: before anything is written
+        prepare_store(settings.tracking.uri)
     root = out or workspace.default_out(bp, approach)
     from mlflowctl.build.preflight import preflight
 

@@ -138,7 +138,12 @@ def check_tracking(uri: str) -> dict[str, Any]:
             "its folder is writable (created on first use)" if ok else f"{folder} is not writable"
         )
         return {"kind": "sqlite", "ok": ok, "detail": detail}
-    return {"kind": scheme or "unknown", "ok": None, "detail": "not checked for this scheme"}
+    from mlflowctl.mlops.store import backend_kind
+
+    kind = backend_kind(uri)  # databricks, postgresql/mysql/mssql, file: one rule for all (X20)
+    if kind == "file":
+        return {"kind": kind, "ok": False, "detail": "file stores are not supported; use sqlite"}
+    return {"kind": kind, "ok": None, "detail": f"not checked for {kind} stores"}
 
 
 def torch_info() -> dict[str, Any]:

@@ -151,6 +151,11 @@ def run(
             )
             opts.pipeline_id = pipeline_id_for(opts)  # one id: the default workdir and the journal
             opts.workdir = workdir if workdir is not None else Path("runs") / opts.pipeline_id
+            if set(chosen) & {"train", "register", "promote"}:
+                # an unusable store or a dead server: reported before the workdir is written (X20)
+                from mlflowctl.mlops.store import prepare_store
+
+                prepare_store(settings.tracking.uri)
             pipeline = Pipeline.start(opts, view, force=force)
             pipeline.state["settings"] = settings
         console.status(

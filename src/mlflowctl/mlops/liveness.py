@@ -15,7 +15,7 @@ from typing import Any
 
 from mlflowctl import __version__
 from mlflowctl.errors import TrackingUnavailableError
-from mlflowctl.mlops.store import client, get_or_create_experiment, redact
+from mlflowctl.mlops.store import client, get_or_create_experiment, redact, tracking_errors
 from mlflowctl.specs.policy import MlopsPolicy
 
 TAG_HEARTBEAT = "mlflowctl.heartbeat"
@@ -35,17 +35,17 @@ def start_parent_run(
     tracking_uri: str, experiment_name: str, *, pipeline_id: str, prompt: str
 ) -> str:
     """The orchestrator's parent run; build runs nest under it and keep its heartbeat fresh."""
-    c = client(tracking_uri)
-    exp_id = get_or_create_experiment(tracking_uri, experiment_name)
-    tags = {
-        "mlflowctl.pipeline_id": pipeline_id,
-        "mlflowctl.prompt": redact(prompt)[:5000],
-        "mlflowctl.version": __version__,
-        **liveness_tags(),
-    }
-    return str(
-        c.create_run(exp_id, tags=tags, run_name=f"pipeline-{pipeline_id}"[:250]).info.run_id
-    )
+    with tracking_errors(tracking_uri):  # a store fault is one line and exit 6 (X13)
+        c = client(tracking_uri)
+        exp_id = get_or_create_experiment(tracking_uri, experiment_name)
+        tags = {
+            "mlflowctl.pipeline_id": pipeline_id,
+            "mlflowctl.prompt": redact(prompt)[:5000],
+            "mlflowctl.version": __version__,
+            **liveness_tags(),
+        }
+        run = c.create_run(exp_id, tags=tags, run_name=f"pipeline-{pipeline_id}"[:250])
+        return str(run.info.run_id)
 
 
 def end_parent_run(
@@ -57,12 +57,13 @@ def end_parent_run(
     status: str = "FINISHED",
 ) -> None:
     """Attach the pipeline report to the parent run and close it with a terminal status."""
-    c = client(tracking_uri)
-    if report_md is not None:
-        c.log_text(run_id, redact(report_md), "report.md")
-    if report is not None:
-        c.log_text(run_id, redact(json.dumps(report, indent=2, default=str)), "report.json")
-    c.set_terminated(run_id, status=status)
+    with tracking_errors(tracking_uri):  # a store fault is one line and exit 6 (X13)
+        c = client(tracking_uri)
+        if report_md is not None:
+            c.log_text(run_id, redact(report_md), "report.md")
+        if report is not None:
+            c.log_text(run_id, redact(json.dumps(report, indent=2, default=str)), "report.json")
+        c.set_terminated(run_id, status=status)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -306,10 +306,13 @@ def register(
     build_id: str,
 ) -> ModelVersion:
     """``register_challenger`` then ``apply_gate``: what one build does after training."""
-    mv = register_challenger(tracking_uri, run_id, training_run, registry, build_id=build_id)
-    if mv.promoted:
-        return mv
-    return apply_gate(tracking_uri, registry, mv.version, build_id=build_id)
+    from mlflowctl.mlops.store import tracking_errors
+
+    with tracking_errors(tracking_uri):  # a store fault is one line and exit 6 (X13, X15)
+        mv = register_challenger(tracking_uri, run_id, training_run, registry, build_id=build_id)
+        if mv.promoted:
+            return mv
+        return apply_gate(tracking_uri, registry, mv.version, build_id=build_id)
 
 
 def promote(tracking_uri: str, name: str, version: int, *, force: bool = False) -> ModelVersion:

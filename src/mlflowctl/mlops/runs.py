@@ -8,6 +8,7 @@ runs of processes that died without a word, and logs metrics once per epoch in o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
@@ -23,7 +24,7 @@ from typing import Any
 from mlflowctl import __version__
 from mlflowctl.blueprint.model import Blueprint
 from mlflowctl.blueprint.results import TrainingRun
-from mlflowctl.errors import InterruptedRunError
+from mlflowctl.errors import InterruptedRunError, TrackingUnavailableError
 from mlflowctl.mlops.liveness import (
     TAG_HEARTBEAT,
     end_parent_run,
@@ -38,6 +39,7 @@ from mlflowctl.mlops.store import (
     prepare_store,
     redact,
     resolve_tracking_uri,
+    tracking_errors,
 )
 from mlflowctl.specs.policy import MlopsPolicy
 from mlflowctl.train.runner import sha256_file
@@ -151,12 +153,20 @@ class Tracker:
         self._metrics: queue.Queue[list[Any] | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self.metric_errors: list[str] = []
+        #: (key, step) of every metric the store accepted from this run
+        self._sent: set[tuple[str, int]] = set()
+        #: set once a write found the store gone: later writes are not retried (X13)
+        self._store_down = False
         self._beat: threading.Thread | None = None
         self._old_sigterm: Any = None
 
     # ------------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> Tracker:
+        with tracking_errors(self.uri):
+            return self._start()
+
+    def _start(self) -> Tracker:
         self._client = client(self.uri)
         if self.parent_run_id:  # this process now keeps the parent alive (a resumed pipeline)
             for key, value in liveness_tags().items():
@@ -173,7 +183,9 @@ class Tracker:
         try:
             self._log_params()
         except BaseException:
-            self._client.set_terminated(self.run_id, status="FAILED")
+            # the store may be failing: then the heartbeat lets the reaper close the run
+            with contextlib.suppress(Exception):
+                self._client.set_terminated(self.run_id, status="FAILED")
             raise
         self._beat = threading.Thread(
             target=self._heartbeat, name="mlflowctl-heartbeat", daemon=True
@@ -221,9 +233,11 @@ class Tracker:
             status = "KILLED"
         else:
             status = "FAILED"
-            self._log_traceback(exc_type, exc, tb)
+            if not self._store_down:
+                self._log_traceback(exc_type, exc, tb)
         try:
-            self._client.set_terminated(self.run_id, status=status)
+            with tracking_errors(self.uri):
+                self._client.set_terminated(self.run_id, status=status)
         except Exception:
             if exc is None:
                 raise
@@ -312,8 +326,11 @@ class Tracker:
         batch = self._metric_batch(event.get("metrics", {}), step)
         if self._writer is not None and self._writer.is_alive():
             self._metrics.put(batch)
-        else:
-            self._log_now(batch)
+        elif not self._store_down:
+            try:
+                self._log_now(batch)
+            except Exception as exc:  # kept in events.jsonl; log_training sends it again
+                self.metric_errors.append(redact(str(exc))[:500])
 
     @staticmethod
     def _metric_batch(metrics: dict[str, Any], step: int) -> list[Any]:
@@ -329,6 +346,7 @@ class Tracker:
     def _log_now(self, batch: list[Any]) -> None:
         for chunk in _batches(batch, self.policy.log_batch_size):
             self._client.log_batch(self.run_id, metrics=chunk)
+            self._sent.update((str(m.key), int(m.step)) for m in chunk)
 
     def _write(self) -> None:
         """The writer thread: epochs queued within ``_COALESCE_S`` of each other go in one
@@ -353,13 +371,19 @@ class Tracker:
             self._write_with_retries(pending)
 
     def _write_with_retries(self, batch: list[Any]) -> None:
+        """A batch the store refuses three times is dropped here, not lost: the build folder's
+        ``events.jsonl`` keeps it and ``log_training`` (of this run or of ``--resume``) sends
+        what the store never got. Once the store is down, later batches wait for that."""
         for attempt in range(3):
+            if self._store_down:
+                return
             try:
                 self._log_now(batch)
                 return
             except Exception as exc:
                 if attempt == 2:
                     self.metric_errors.append(redact(str(exc))[:500])
+                    self._store_down = True
                 time.sleep(1.0)
 
     def _flush(self) -> None:
@@ -385,8 +409,40 @@ class Tracker:
     def log_training(self, run: TrainingRun) -> str:
         """Final metrics, the project's files and the pickle-free model; returns the model URI."""
         assert self.run_id is not None, "use Tracker as a context manager"
+        try:
+            with tracking_errors(self.uri):
+                return self._log_training(run)
+        except TrackingUnavailableError:
+            self._store_down = True
+            raise
+
+    def _backfill(self, root: Path) -> None:
+        """Send the epoch metrics the store has not got from this run, from the build folder's
+        local record ``events.jsonl``: batches a failing store refused, and on ``--resume`` the
+        epochs of the earlier attempt (its run may never have received them, X13)."""
+        try:
+            lines = (root / "events.jsonl").read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return
+        latest: dict[tuple[str, int], Any] = {}
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a torn last line of a killed child
+            if not isinstance(event, dict) or event.get("event") != "epoch":
+                continue
+            for metric in self._metric_batch(event.get("metrics", {}), int(event.get("epoch", 0))):
+                latest[(str(metric.key), int(metric.step))] = metric
+        missing = [m for key, m in latest.items() if key not in self._sent]
+        if missing:
+            self._log_now(missing)
+
+    def _log_training(self, run: TrainingRun) -> str:
+        assert self.run_id is not None
         c = self._client
         self._flush()
+        self._backfill(run.project.root)
         self._log_now(self._metric_batch(run.metrics, max(run.epochs_completed - 1, 0)))
         c.log_text(self.run_id, redact(self.blueprint.to_yaml()), "blueprint.yaml")
         root = run.project.root

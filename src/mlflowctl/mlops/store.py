@@ -9,6 +9,7 @@ Only this module, ``tracking`` and ``registry_ops`` import mlflow.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -21,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from mlflowctl import environ_snapshot
-from mlflowctl.errors import InvalidInputError, TrackingUnavailableError
+from mlflowctl.errors import (
+    EnvironmentProblemError,
+    InvalidInputError,
+    MlflowctlError,
+    TrackingUnavailableError,
+)
 
 #: retry budget for MLflow's HTTP client unless the user set one (F8: dead server fails fast)
 HTTP_BUDGET = {
@@ -105,6 +111,8 @@ def locate_tracking_store(
         uri, source = "sqlite:///mlflow.db", "default"
     uri = uri.strip()
     scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+    if backend_kind(uri) == "databricks":
+        return uri, source
     if scheme in {"", "file"}:
         raise InvalidInputError(
             f"file-store tracking URI {redact(uri)!r} is not supported",
@@ -122,6 +130,7 @@ def locate_tracking_store(
         base = cwd if cwd is not None else Path.cwd()
         return f"sqlite:///{(base / path.expanduser()).resolve()}", source
     if scheme in {"http", "https"}:
+        check_uri_syntax(uri, source)
         return _strip_credentials(uri), source
     if scheme in {"postgresql", "mysql", "mssql", "databricks"} or "+" in scheme:
         return uri, source
@@ -130,6 +139,47 @@ def locate_tracking_store(
         hint="use sqlite:///mlflow.db or http(s)://host:port",
         location=source,
     )
+
+
+_SQLALCHEMY_BACKENDS = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql",
+                        "mssql": "mssql", "sqlite": "sqlite"}  # fmt: skip
+
+
+def backend_kind(uri: str) -> str:
+    """What kind of store ``uri`` names: sqlite, file, http, https, postgresql, mysql, mssql,
+    databricks, or unknown. Purely syntactic (no I/O, no MLflow import): ``doctor`` and the
+    error messages classify backends with this one rule."""
+    text = uri.strip()
+    low = text.lower()
+    if low == "databricks" or low.startswith(("databricks://", "databricks-uc")):
+        return "databricks"
+    scheme = low.split(":", 1)[0] if ":" in low else ""
+    if not scheme or len(scheme) == 1 or scheme == "file":  # a path (C:\... too) or file:
+        return "file"
+    if scheme in ("http", "https"):
+        return scheme
+    return _SQLALCHEMY_BACKENDS.get(scheme.split("+", 1)[0], "unknown")
+
+
+def check_uri_syntax(uri: str, source: str = "--tracking-uri") -> None:
+    """Refuse (exit 2) an http(s) URI that names no host or a bad port, before any network
+    call: ``http://`` alone must not cost the probe's 10 s deadline and then exit 6."""
+    try:
+        parts = urllib.parse.urlsplit(uri)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"tracking URI {redact(uri)!r} is malformed: {exc}",
+            hint="e.g. http://127.0.0.1:5000",
+            location=source,
+        ) from None
+    if not host:
+        raise InvalidInputError(
+            f"tracking URI {redact(uri)!r} names no host",
+            hint="e.g. http://127.0.0.1:5000",
+            location=source,
+        )
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -172,11 +222,11 @@ def store_lock(uri: str, timeout: float = 120.0) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     path = lock_path(uri)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with FileLock(str(path), timeout=timeout):
-            yield
-    except Timeout:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(path), timeout=timeout)
+        lock.acquire()
+    except Timeout:  # an OSError too: first
         from mlflowctl.errors import LockHeldError
 
         raise LockHeldError(
@@ -184,6 +234,17 @@ def store_lock(uri: str, timeout: float = 120.0) -> Iterator[None]:
             hint="wait for it to finish, or remove the lock file if no mlflowctl is running",
             location=str(path),
         ) from None
+    except OSError as exc:  # a read-only or missing folder: say which (X16)
+        raise EnvironmentProblemError(
+            f"cannot create the tracking store's lock file: {exc.strerror or exc}",
+            hint="run from a writable folder, or point --tracking-uri / MLFLOW_TRACKING_URI "
+            "at a writable place",
+            location=str(path),
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _http_budget() -> None:
@@ -238,6 +299,8 @@ def _quiet_mlflow() -> None:
     import warnings
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # it logs a traceback for every failed DB write; ``tracking_errors`` reports them in one line
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method.*")
 
 
@@ -272,7 +335,15 @@ def prepare_store(uri: str) -> None:
 
         path = sqlite_path(uri)
         assert path is not None
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # sqlite:////proc/nope/x.db, a read-only parent (X16)
+            raise EnvironmentProblemError(
+                f"cannot create the folder of the tracking store: {exc.strerror or exc}",
+                hint="point --tracking-uri / MLFLOW_TRACKING_URI at a writable place, "
+                "e.g. sqlite:///mlflow.db",
+                location=str(path.parent),
+            ) from None
         with store_lock(uri):
             try:
                 TrackingStore(uri, artifact_root(uri))  # type: ignore[no-untyped-call]
@@ -284,7 +355,9 @@ def prepare_store(uri: str) -> None:
                         hint=f"back it up, then run `mlflow db upgrade {uri}`",
                         location=str(path),
                     ) from None
-                raise
+                _raise_store_error(uri, exc, setup=True)
+            except Exception as exc:
+                _raise_store_error(uri, exc, setup=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     _ready.add(uri)
@@ -458,3 +531,140 @@ def tracking_unavailable(uri: str) -> Iterator[None]:
             "(a version is never registered twice)",
             location="--tracking-uri",
         ) from None
+
+
+# --------------------------------------------------------------------------- store faults
+
+_DISK_FULL = ("database or disk is full", "no space left on device", "file too large")
+_NOT_A_DB = ("file is not a database", "file is encrypted or is not a database")
+_CANNOT_OPEN = ("unable to open database file", "readonly database", "disk i/o error")
+_UNREACHABLE = (
+    "api request to",
+    "max retries exceeded",
+    "connection refused",
+    "connection aborted",
+    "connection reset",
+    "remote end closed",
+    "read timed out",
+    "name or service not known",
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen and len(seen) < 8:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
+def _no_room(path: Path) -> bool:
+    """SQLite reports a write past the disk or the file-size limit as ``disk I/O error``: tell
+    whether that is what happened to ``path`` (ENOSPC: under 1 MiB free; EFBIG: the file is
+    at this process's ``RLIMIT_FSIZE``)."""
+    try:
+        st = os.statvfs(path.parent)
+        if st.f_bavail * st.f_frsize < 1 << 20:
+            return True
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft == resource.RLIM_INFINITY:
+            return False
+        sizes = [p.stat().st_size for p in (path, Path(f"{path}-journal"), Path(f"{path}-wal"))
+                 if p.exists()]  # fmt: skip
+        return any(size + 65536 >= soft for size in sizes)
+    except (OSError, ValueError, ImportError):
+        return False
+
+
+def _is_store_exception(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    return module.split(".", 1)[0] in ("mlflow", "sqlalchemy", "requests", "urllib3", "sqlite3")
+
+
+def store_error(uri: str, exc: BaseException, *, setup: bool = False) -> MlflowctlError | None:
+    """The mlflowctl error for a fault of the store behind ``uri``; None when ``exc`` is not one.
+
+    ``setup``: the fault happened while preparing the store, before any run exists. Local
+    problems found then (unreachable path, read-only folder, full disk, a file that is not a
+    database) are environment errors (exit 2); once runs exist, a store that stops accepting
+    writes is exit 6 and the build resumes later (see ``errors``).
+    """
+    chain = _chain(exc)
+    if not any(_is_store_exception(e) or isinstance(e, OSError) for e in chain):
+        return None
+    if not any(_is_store_exception(e) for e in chain) and not any(
+        isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EROFS)
+        for e in chain
+    ):
+        return None  # a plain OSError of the caller's own files is not ours to classify
+    text = " | ".join(str(e) for e in chain).lower()
+    first = (
+        redact(str(exc)).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    )
+    path = sqlite_path(uri)
+    where = str(path) if path is not None else "--tracking-uri"
+    suffix = "" if path is not None else f" {redact(uri)}"  # a file is named by location
+    resume = "then continue with --resume (the results are kept in the build folder)"
+    disk_full = any(
+        isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG) for e in chain
+    ) or any(s in text for s in _DISK_FULL)
+    if not disk_full and path is not None and "disk i/o error" in text:
+        disk_full = _no_room(path)
+    if disk_full:
+        cls: type[MlflowctlError] = EnvironmentProblemError if setup else TrackingUnavailableError
+        return cls(
+            f"disk full (ENOSPC/EFBIG) while writing the tracking store{suffix}",
+            hint=f"free space on the disk or raise the file-size limit, {resume}",
+            location=where,
+            details={"cause": first},
+        )
+    if any(s in text for s in _NOT_A_DB):
+        return EnvironmentProblemError(
+            "the tracking store is not an SQLite database (file is not a database)",
+            hint="move the file aside, or point --tracking-uri / MLFLOW_TRACKING_URI elsewhere",
+            location=where,
+            details={"cause": first},
+        )
+    if path is not None and any(s in text for s in _CANNOT_OPEN):
+        cls = EnvironmentProblemError if setup else TrackingUnavailableError
+        return cls(
+            f"cannot write the tracking store{suffix} ({first})",
+            hint="check that the file and its folder are writable"
+            + ("" if setup else f", {resume}"),
+            location=where,
+        )
+    if setup and path is not None:
+        return EnvironmentProblemError(
+            f"cannot use the tracking store: {first}",
+            hint="point --tracking-uri / MLFLOW_TRACKING_URI at a writable SQLite file",
+            location=where,
+        )
+    reason = "stopped answering" if any(s in text for s in _UNREACHABLE) else "refused a write"
+    return TrackingUnavailableError(
+        f"tracking store{suffix} {reason}: {first}",
+        hint=f"check the store (`mlflowctl doctor`), {resume}",
+        location=where,
+    )
+
+
+def _raise_store_error(uri: str, exc: BaseException, *, setup: bool = False) -> None:
+    err = store_error(uri, exc, setup=setup)
+    if err is None:
+        raise exc
+    raise err from None
+
+
+@contextmanager
+def tracking_errors(uri: str, *, setup: bool = False) -> Iterator[None]:
+    """The mlops boundary: a store fault (``MlflowException``, SQLAlchemy ``OperationalError``,
+    a ``requests`` connection error, ENOSPC/EFBIG) leaves as one mlflowctl error line with the
+    exit code of the table, never as a traceback with exit 1. mlflowctl errors pass through."""
+    try:
+        yield
+    except MlflowctlError:
+        raise
+    except Exception as exc:
+        _raise_store_error(uri, exc, setup=setup)

@@ -19,9 +19,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from mlflowctl.errors import InvalidInputError, LockHeldError
+from mlflowctl.errors import EnvironmentProblemError, InvalidInputError, LockHeldError
 
 PhaseStatus = Literal["pending", "running", "done", "failed", "skipped"]
+_PHASE_STATUSES = ("pending", "running", "done", "failed", "skipped")
+_JOURNAL_STATUSES = ("running", "finished", "failed", "interrupted")
+_PHASE_FIELDS = frozenset(
+    ("name", "status", "started_at", "finished_at", "duration_s", "inputs", "outputs", "error")
+)
 STATE_DIR = ".mlflowctl"
 JOURNAL_NAME = "pipeline.json"
 LOCK_NAME = "pipeline.lock"
@@ -29,6 +34,61 @@ LOCK_NAME = "pipeline.lock"
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def make_workdir(workdir: Path) -> None:
+    """Create the pipeline's workdir; a read-only or unusable place is exit 2 naming it (X16)."""
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        probe = workdir / STATE_DIR
+        probe.mkdir(exist_ok=True)
+        if not os.access(probe, os.W_OK):
+            raise PermissionError(13, "Permission denied", str(probe))
+    except OSError as exc:
+        raise EnvironmentProblemError(
+            f"cannot write the pipeline's workdir: {exc.strerror or exc}",
+            hint="run from a writable folder, or pass --workdir DIR on a writable disk",
+            location=str(workdir),
+        ) from None
+
+
+def _journal_problem(data: Any) -> str | None:
+    """What makes a parsed journal unusable, or None when it has the shape ``load`` needs."""
+    if not isinstance(data, dict):
+        return f"expected a JSON object, found {type(data).__name__}"
+    for key, kind in (("pipeline_id", str), ("prompt", str), ("options", dict), ("phases", dict)):
+        if key not in data:
+            return f"missing key {key!r}"
+        if not isinstance(data[key], kind):
+            return f"{key!r} is not a {'string' if kind is str else 'JSON object'}"
+    unknown = set(data) - {
+        "pipeline_id", "prompt", "options", "phases", "created_at", "status", "exit_code"
+    }  # fmt: skip
+    if unknown:
+        return f"unknown key {sorted(unknown)[0]!r}"
+    if data.get("status", "running") not in _JOURNAL_STATUSES:
+        return f"status {data.get('status')!r} is not one of {', '.join(_JOURNAL_STATUSES)}"
+    exit_code = data.get("exit_code")
+    if exit_code is not None and (not isinstance(exit_code, int) or isinstance(exit_code, bool)):
+        return "'exit_code' is not an integer"
+    if not data["phases"]:
+        return "'phases' is empty"
+    for name, rec in data["phases"].items():
+        if not isinstance(rec, dict):
+            return f"phases.{name} is not a JSON object"
+        extra = set(rec) - _PHASE_FIELDS
+        if extra:
+            return f"phases.{name} has unknown key {sorted(extra)[0]!r}"
+        if rec.get("name", name) != name:
+            return f"phases.{name}.name is {rec.get('name')!r}"
+        if rec.get("status", "pending") not in _PHASE_STATUSES:
+            return f"phases.{name}.status {rec.get('status')!r} is not a phase status"
+        for key in ("inputs", "outputs"):
+            if not isinstance(rec.get(key, {}), dict):
+                return f"phases.{name}.{key} is not a JSON object"
+        if rec.get("error") is not None and not isinstance(rec["error"], dict):
+            return f"phases.{name}.error is not a JSON object"
+    return None
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -104,13 +164,22 @@ class Journal:
                 hint='start one with `mlflowctl run "<prompt>" --workdir DIR`',
                 location=str(path),
             ) from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InvalidInputError(
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise EnvironmentProblemError(
                 f"pipeline journal unreadable: {exc}",
                 hint="the workdir is damaged; start a new pipeline in another folder",
                 location=str(path),
             ) from None
-        phases = {name: PhaseRecord(**rec) for name, rec in data.pop("phases").items()}
+        problem = _journal_problem(data)
+        if problem is not None:  # `[]`, missing keys, wrong types: exit 2, never a KeyError (X16)
+            raise EnvironmentProblemError(
+                f"pipeline journal is malformed: {problem}",
+                hint="the workdir is damaged; start a new pipeline in another folder",
+                location=str(path),
+            )
+        phases = {
+            name: PhaseRecord(**{**rec, "name": name}) for name, rec in data.pop("phases").items()
+        }
         return cls(path=path, phases=phases, **data)
 
     def save(self) -> None:

@@ -33,6 +33,7 @@ from mlflowctl.orchestrate.journal import (
     STATE_DIR,
     Journal,
     atomic_write_text,
+    make_workdir,
     now_iso,
     workdir_lock,
 )
@@ -113,12 +114,7 @@ class Pipeline:
                 hint=f"choose from: {', '.join(ALL_PHASES)}",
                 location="--phases",
             )
-        try:
-            opts.workdir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise WorkspaceError(
-                f"cannot create the workdir: {exc}", location=str(opts.workdir)
-            ) from None
+        make_workdir(opts.workdir)
         locks = ExitStack()
         locks.enter_context(workdir_lock(opts.workdir))
         try:
