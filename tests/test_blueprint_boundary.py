@@ -259,22 +259,18 @@ def test_unhonoured_fields_names_each_field() -> None:
         },
     ).approach()
     lines = unhonoured_fields(busy)
-    assert lines[0] == (
-        "training.distributed (ddp x4) is not rendered yet: the project trains on 1 device"
-    )
+    # distributed (ddp) and compile are rendered since issue 15; search space is not yet
     assert {line.split(" ")[0] for line in lines} == {
-        "training.distributed",
-        "training.compile",
         "training.search_space",
         "infrastructure.monitoring",
     }
 
 
 def test_build_warns_about_unhonoured_fields_and_reports_them(tmp_path: Path) -> None:
-    doc = _doc(training={"distributed": {"strategy": "ddp", "devices": 4}})
+    doc = _doc(training={"distributed": {"strategy": "deepspeed", "devices": 4}})
     proc = _cli("build", str(_write(tmp_path, doc)), "--dry-run", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "warning: training.distributed (ddp x4) is not rendered yet" in proc.stderr
+    assert "warning: training.distributed.strategy (deepspeed x4) is not rendered" in proc.stderr
     assert any(u.startswith("training.distributed") for u in json.loads(proc.stdout)["unhonoured"])
 
 

@@ -23,28 +23,39 @@ BYTES_PER_PARAM = 16
 BYTES_PER_ACTIVATION = 8
 
 
+#: families whose network FSDP can shard: a recurrent layer (LSTM, GRU) is one monolithic
+#: cuDNN module whose weights must stay one contiguous block
+FSDP_FAMILIES = ("mlp", "cnn", "tcn", "transformer")
+
+
+def fsdp_problem(approach: Approach, strategy: str | None = None) -> str | None:
+    """Why the approach cannot train with FSDP (``strategy`` overrides the blueprint's), or None."""
+    wanted = strategy or approach.training.distributed.strategy
+    family = approach.model.family
+    if wanted != "fsdp" or family in FSDP_FAMILIES:
+        return None
+    return (
+        f"FSDP cannot wrap the {family} family (its recurrent layer is one module that cannot "
+        "be sharded)"
+    )
+
+
 def unhonoured_fields(approach: Approach) -> list[str]:
     """Blueprint settings the rendered project does not execute yet, one line each (issue 12.3).
 
     Each line names the field and what the build does instead, e.g.
-    ``training.distributed (ddp x4) is not rendered yet: the project trains on 1 device``.
+    ``training.search_space (tpe, 30 trials) is not rendered yet: ...``. The distributed block
+    (ddp/fsdp, devices, nodes, accumulation) and ``compile`` are rendered (issue 15); only a
+    deepspeed strategy is not.
     """
     out: list[str] = []
     t = approach.training
     d = t.distributed
-    if d.strategy != "none" or d.devices > 1 or d.num_nodes > 1:
-        nodes = f" on {d.num_nodes} nodes" if d.num_nodes > 1 else ""
+    if d.strategy == "deepspeed":
         out.append(
-            f"training.distributed ({d.strategy} x{d.devices}{nodes}) is not rendered yet: "
-            "the project trains on 1 device"
+            f"training.distributed.strategy (deepspeed x{d.devices}) is not rendered: "
+            "the project trains with ddp on the same devices"
         )
-    if d.gradient_accumulation > 1:
-        out.append(
-            f"training.distributed.gradient_accumulation ({d.gradient_accumulation}) is not "
-            "rendered yet: every batch is one optimizer step"
-        )
-    if t.compile:
-        out.append("training.compile (true) is not rendered yet: the model runs uncompiled")
     s = t.search_space
     if s.enabled:
         out.append(

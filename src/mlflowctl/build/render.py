@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from mlflowctl.blueprint import metrics
+from mlflowctl.blueprint.checks import FSDP_FAMILIES
 from mlflowctl.blueprint.model import Approach, Blueprint, EarlyStoppingSpec, TrainingSpec
 from mlflowctl.design.catalog import family as family_spec
 from mlflowctl.errors import BlueprintError, CodegenError
@@ -124,6 +125,21 @@ class RenderContext:
             "max_epochs": self.max_epochs,
             "rendered_on": self.rendered_on,
             "extra_requirements": list(self.extra_requirements),
+            "distributed": self._distributed(),
+        }
+
+    def _distributed(self) -> dict[str, Any]:
+        """README's scale section: the devices, strategy and batches config.yaml states."""
+        dist = self.config.get("training", {}).get("distributed")
+        if not dist:  # a bare context (tests): one device
+            return {"strategy": "auto", "devices": 1, "num_nodes": 1, "accumulate": 1,
+                    "effective_batch_size": 1}  # fmt: skip
+        return {
+            "strategy": dist["strategy"],
+            "devices": dist["devices"],
+            "num_nodes": dist["num_nodes"],
+            "accumulate": dist["accumulate_grad_batches"],
+            "effective_batch_size": dist["effective_batch_size"],
         }
 
 
@@ -163,6 +179,40 @@ def cpu_threads(flops_per_sample: int, batch_size: int) -> int | None:
     one thread and 0.9-20 s on two, depending on how busy the other core was.
     """
     return 1 if flops_per_sample * batch_size < _ONE_THREAD_FLOPS else None
+
+
+#: collectives (all-reduce, broadcast) wait this long for a missing rank before the job fails
+COLLECTIVE_TIMEOUT_S = 600
+#: FSDP wraps every submodule with at least this many parameters as one shard unit
+FSDP_WRAP_MIN_PARAMS = 1_000_000
+#: blueprint strategy -> Lightning strategy the project runs (deepspeed is not rendered: ddp)
+LIGHTNING_STRATEGY = {"none": "auto", "ddp": "ddp", "fsdp": "fsdp", "deepspeed": "ddp"}
+
+
+def has_batchnorm(family: str, params: dict[str, Any]) -> bool:
+    """Whether the family's network holds BatchNorm layers (then DDP syncs their statistics)."""
+    return family == "cnn" or (family == "mlp" and params.get("norm") == "batchnorm")
+
+
+def distributed_config(approach: Approach) -> dict[str, Any]:
+    """config.yaml ``training.distributed``: what the Trainer gets (flags may override it)."""
+    d, training = approach.training.distributed, approach.training
+    params = approach.model.params.model_dump(mode="json")
+    return {
+        "strategy": LIGHTNING_STRATEGY[d.strategy],
+        "devices": d.devices,
+        "num_nodes": d.num_nodes,
+        "accumulate_grad_batches": d.gradient_accumulation,
+        "sync_batchnorm": has_batchnorm(approach.model.family, params),
+        # samples per optimizer step: per-device batch x devices x nodes x accumulation
+        "effective_batch_size": training.batch_size
+        * d.devices
+        * d.num_nodes
+        * d.gradient_accumulation,
+        "timeout_s": COLLECTIVE_TIMEOUT_S,
+        "fsdp_wrap_min_params": FSDP_WRAP_MIN_PARAMS,
+        "fsdp_families": list(FSDP_FAMILIES),
+    }
 
 
 def project_config(
@@ -241,6 +291,9 @@ def project_config(
             "cpu_threads": cpu_threads(model.flops_per_sample, training.batch_size),
             "val_fraction": training.val_fraction,
             "test_fraction": training.test_fraction,
+            "distributed": distributed_config(approach),
+            # torch.compile on the network: GPU only (the CPU default is eager), eager on failure
+            "compile": {"enabled": training.compile, "on_cpu": False},
         },
         "checkpointing": {
             "monitor": ckpt_monitor,

@@ -63,6 +63,21 @@ def build(
         int | None, typer.Option("--max-epochs", min=1, help="Override the epoch budget.")
     ] = None,
     accelerator: Annotated[str, typer.Option("--accelerator", help="auto, cpu or gpu.")] = "auto",
+    devices: Annotated[
+        int | None,
+        typer.Option("--devices", help="Devices (processes) per node [default: the blueprint's]."),
+    ] = None,
+    num_nodes: Annotated[
+        int | None, typer.Option("--num-nodes", help="Machines [default: the blueprint's].")
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option("--strategy", help="auto, ddp or fsdp [default: the blueprint's]."),
+    ] = None,
+    accumulate: Annotated[
+        int | None,
+        typer.Option("--accumulate", help="Batches per optimizer step [default: the blueprint's]."),
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue training an existing build folder.")
     ] = False,
@@ -102,10 +117,21 @@ def build(
             "--resume continues an existing build; it cannot be combined with --force/--dry-run",
             location="--resume",
         )
+    from mlflowctl.blueprint.checks import fsdp_problem
     from mlflowctl.blueprint.model import Blueprint
     from mlflowctl.build import writer as workspace
+    from mlflowctl.train.runner import Scale, check_scale
 
+    scale = Scale(devices, num_nodes, strategy, accumulate)
     bp = Blueprint.load(blueprint)
+    problem = fsdp_problem(bp.approach(approach), strategy)
+    if problem:
+        raise InvalidInputError(
+            problem,
+            hint="use --strategy ddp (or a family FSDP can wrap: mlp, cnn, tcn, transformer)",
+            location="--strategy" if strategy else "training.distributed.strategy",
+        )
+    check_scale(scale, accelerator)
     track = not (no_track or dry_run or no_train)
     if track:
         from mlflowctl.mlops.registry import validate_registry_spec
@@ -161,6 +187,7 @@ def build(
             max_epochs=max_epochs,
             accelerator=accelerator,
             resume=resume,
+            scale=scale,
         )
         run = outcome.run
         assert run is not None

@@ -12,11 +12,21 @@ import math
 import re
 from typing import Any
 
+from mlflowctl.blueprint.checks import FSDP_FAMILIES
 from mlflowctl.blueprint.model import DataProfile, Requirements, TransformerParams
 from mlflowctl.design.catalog import IO, AnyParams, count_params, families
 from mlflowctl.design.catalog import family as catalog_family
 from mlflowctl.design.critic import MAXIMIZE, tracked_metrics
 from mlflowctl.specs.policy import ArchitectPolicy
+
+#: a device's memory when the prompt states none (a 16 GB GPU, the smallest common training card)
+DEFAULT_DEVICE_GB = 16.0
+#: FSDP once weights + gradients + Adam state exceed this share of one device: the rest is left
+#: for activations, so the model no longer trains replicated on each device
+FSDP_STATE_SHARE = 0.5
+#: torch.compile pays back its compile time (tens of seconds) only from about this many
+#: parameters, and only on GPUs; recurrent layers already run as one cuDNN kernel
+COMPILE_MIN_PARAMS = 10_000_000
 
 
 def rows_of(profile: DataProfile | None) -> int | None:
@@ -119,7 +129,12 @@ def training(
             "detach_points": [point, "optimizer step after every chunk's loss"],
         }
     # distributed
-    distributed = _distributed(n_params, batch, c, prompt_low)
+    distributed = _distributed(n_params, batch, c, prompt_low, family)
+    compile_model = (
+        c.hardware != "cpu"
+        and n_params >= COMPILE_MIN_PARAMS
+        and family not in families(recurrent=True)
+    )
     metric = tracked_metrics(req.task, io.output_dim)
     search = _search(family, req, metric)
     return {
@@ -139,6 +154,7 @@ def training(
         "tbptt": tbptt,
         "distributed": distributed,
         "search_space": search,
+        "compile": compile_model,
     }
 
 
@@ -151,16 +167,33 @@ def _device_count(prompt_low: str) -> int:
     return max(1, min(4096, words.get(m.group(1)) or int(m.group(1))))
 
 
-def _distributed(n_params: int, batch: int, c: Any, prompt_low: str) -> dict[str, Any]:
-    """none, DDP or FSDP from the model size, the stated memory and what the prompt asked."""
+def _distributed(
+    n_params: int, batch: int, c: Any, prompt_low: str, family: str = "transformer"
+) -> dict[str, Any]:
+    """none, DDP or FSDP from the model size, the stated memory and what the prompt asked.
+
+    FSDP when weights + optimizer state exceed ``FSDP_STATE_SHARE`` of one device (the stated
+    ``memory_gb``, else ``DEFAULT_DEVICE_GB``), unless the family cannot be sharded (LSTM, GRU):
+    those stay on DDP, with the reason saying so.
+    """
     state_gb = n_params * 16 / 1e9  # fp32 weights + grads + two Adam moments
-    if not (c.distributed or c.hardware == "multi_gpu" or n_params >= 50_000_000):
+    memory = c.memory_gb
+    device_gb = memory if memory is not None else DEFAULT_DEVICE_GB
+    too_big = state_gb > FSDP_STATE_SHARE * device_gb
+    if not (c.distributed or c.hardware == "multi_gpu" or n_params >= 50_000_000 or too_big):
         return {"strategy": "none"}
     devices = _device_count(prompt_low)
-    memory = c.memory_gb
-    if memory is not None and state_gb > 0.5 * memory:
+    if too_big and family in FSDP_FAMILIES:
         strategy = "fsdp"
-        reason = f"weights + optimizer state ({state_gb:.2f} GB) exceed half of {memory:g} GB"
+        reason = (
+            f"weights + optimizer state ({state_gb:.2f} GB) exceed half of {device_gb:g} GB: shard"
+        )
+    elif too_big:
+        strategy = "ddp"
+        reason = (
+            f"weights + optimizer state ({state_gb:.2f} GB) exceed half of {device_gb:g} GB, "
+            f"but FSDP cannot shard a {family}: replicate"
+        )
     else:
         strategy = "ddp"
         reason = f"weights + optimizer state ({state_gb:.2f} GB) fit on one device: replicate"

@@ -23,6 +23,7 @@ from mlflowctl.orchestrate.journal import atomic_write_text
 
 if TYPE_CHECKING:
     from mlflowctl.settings import Settings
+    from mlflowctl.train.runner import Scale
 
 EventHandler = Callable[[dict[str, Any]], None]
 AGENTS = ("ml-architect", "ml-engineer", "mlops-architect", "ml-orchestrator")
@@ -114,6 +115,7 @@ def train_tracked(
     parent_run_id: str | None = None,
     agents_dir: str | None = None,
     settings: Settings | None = None,
+    scale: Scale | None = None,
 ) -> BuildOutcome:
     """Train the project inside one tracked MLflow run; the model is logged, not registered.
 
@@ -128,7 +130,7 @@ def train_tracked(
         return _train_tracked(
             blueprint, project, tracking_uri=tracking_uri, track=track, max_epochs=max_epochs,
             accelerator=accelerator, resume=resume, on_event=on_event,
-            parent_run_id=parent_run_id, agents_dir=agents_dir, settings=settings,
+            parent_run_id=parent_run_id, agents_dir=agents_dir, settings=settings, scale=scale,
         )  # fmt: skip
 
 
@@ -145,6 +147,7 @@ def _train_tracked(
     parent_run_id: str | None,
     agents_dir: str | None,
     settings: Settings | None,
+    scale: Scale | None,
 ) -> BuildOutcome:
     from mlflowctl.train import runner as trainer
 
@@ -173,6 +176,7 @@ def _train_tracked(
             accelerator=accelerator,
             resume=resume,
             on_event=on_event,
+            scale=scale,
         )
         return outcome
 
@@ -216,7 +220,12 @@ def _train_tracked(
                 on_event(event)
 
         run = trainer.train(
-            project, max_epochs=max_epochs, accelerator=accelerator, resume=resume, on_event=handle
+            project,
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            resume=resume,
+            on_event=handle,
+            scale=scale,
         )
         tracker.log_training(run)
         outcome.run = run

@@ -76,6 +76,8 @@ class EngineerPolicy(_Policy):
         "typing",
         "hashlib",
         "signal",
+        "datetime",
+        "traceback",
         "numpy",
         "torch",
         "lightning",

@@ -13,6 +13,7 @@ checkpoint and stops instead of training on unwatched. The project still runs wi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -120,6 +122,91 @@ def _die_with_parent() -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGTERM)
 
     return preexec
+
+
+#: strategies ``--strategy`` accepts (what the rendered train.py understands)
+STRATEGIES = ("auto", "ddp", "fsdp")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Flags over config.yaml's ``training.distributed`` (None: keep the blueprint's value)."""
+
+    devices: int | None = None
+    num_nodes: int | None = None
+    strategy: str | None = None
+    accumulate: int | None = None
+
+    def args(self) -> list[str]:
+        """The matching ``train.py`` flags."""
+        out: list[str] = []
+        for flag, value in (
+            ("--devices", self.devices),
+            ("--num-nodes", self.num_nodes),
+            ("--strategy", self.strategy),
+            ("--accumulate", self.accumulate),
+        ):
+            if value is not None:
+                out += [flag, str(value)]
+        return out
+
+
+def check_scale(scale: Scale, accelerator: str) -> None:
+    """Refuse what cannot run here before anything is written (exit 2, naming the flag).
+
+    Lightning runs any number of CPU processes (gloo); more than twice the cores only thrashes.
+    GPUs are counted with ``nvidia-smi`` so that no torch import is needed here.
+    """
+    for flag, value in (
+        ("--devices", scale.devices),
+        ("--num-nodes", scale.num_nodes),
+        ("--accumulate", scale.accumulate),
+    ):
+        if value is not None and value < 1:
+            raise InvalidInputError(f"must be at least 1 (got {value})", location=flag)
+    if scale.strategy is not None and scale.strategy not in STRATEGIES:
+        raise InvalidInputError(
+            f"unknown strategy {scale.strategy!r}", hint="auto, ddp or fsdp", location="--strategy"
+        )
+    gpus = gpu_count() if accelerator != "cpu" else 0
+    if scale.strategy == "fsdp" and not gpus:
+        raise InvalidInputError(
+            "FSDP needs CUDA GPUs and none was found (torch has no FSDP on CPU)",
+            hint="use --strategy ddp on CPU",
+            location="--strategy",
+        )
+    if scale.devices is None:
+        return
+    if gpus:
+        if scale.devices > gpus:
+            raise InvalidInputError(
+                f"{scale.devices} devices requested but only {gpus} GPU(s) found",
+                hint=f"use --devices {gpus} or fewer, or --accelerator cpu",
+                location="--devices",
+            )
+        return
+    cpus = os.cpu_count() or 1
+    if scale.devices > 2 * cpus:
+        raise InvalidInputError(
+            f"{scale.devices} devices requested but only {cpus} CPU cores found (at most "
+            f"{2 * cpus} CPU processes)",
+            hint=f"use --devices {2 * cpus} or fewer",
+            location="--devices",
+        )
+
+
+def gpu_count() -> int:
+    """CUDA devices ``nvidia-smi -L`` lists (0 without the tool or a driver)."""
+    import shutil
+
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return 0
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
 
 
 def sha256_file(path: Path) -> str:
@@ -241,14 +328,17 @@ def train(
     accelerator: str = "auto",
     resume: bool = False,
     on_event: EventHandler | None = None,
+    scale: Scale | None = None,
 ) -> TrainingRun:
     """Run the project's training; the returned run is read from ``outputs/metrics.json``.
 
     A lock file in the build folder keeps a second training of the same folder out (F18); the
-    training child inherits it (X10).
+    training child inherits it (X10). With several devices ``train.py`` is the launcher
+    (Lightning starts the other ranks); only rank zero writes events, so one run is followed
+    whatever the number of processes.
     """
     with folder_lock(project.root) as fd:
-        return _train_locked(project, max_epochs, accelerator, resume, on_event, fd)
+        return _train_locked(project, max_epochs, accelerator, resume, on_event, fd, scale)
 
 
 def _train_locked(
@@ -258,6 +348,7 @@ def _train_locked(
     resume: bool,
     on_event: EventHandler | None,
     lock_fd: int = -1,
+    scale: Scale | None = None,
 ) -> TrainingRun:
     root = project.root
     resumed_from = recover_checkpoint(root) if resume else None
@@ -270,6 +361,8 @@ def _train_locked(
         command += ["--max-epochs", str(max_epochs)]
     if resume:
         command.append("--resume")
+    if scale is not None:
+        command += scale.args()
     log_path = root / "outputs" / "train.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**environ_snapshot(), "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -306,6 +399,7 @@ def _train_locked(
             if child.poll() is None:
                 child.kill()
                 child.wait()
+            _kill_group(child.pid)  # ranks Lightning started, should any outlive the launcher
     code = child.returncode
     if received or code in (130, 143) or last_end.get("status") == "killed":
         signum = received[0] if received else (signal.SIGINT if code == 130 else signal.SIGTERM)
@@ -315,6 +409,12 @@ def _train_locked(
     if code != 0:
         raise _failure(code, last_end, log_path)
     return read_run(project, resumed_from)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL what is left of the child's process group (its own session: only our ranks)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _forward_signals(child: subprocess.Popen[bytes], received: list[int]) -> Callable[[], None]:
