@@ -27,6 +27,8 @@ from mlflowctl.specs.policy import EngineerPolicy
 TEMPLATE_FILES: dict[str, str] = {
     "model.py": "{kind}/model.py.j2",
     "data.py": "_common/data.py.j2",
+    "preprocessing.py": "_common/preprocessing.py.j2",
+    "predict.py": "_common/predict.py.j2",
     "train.py": "_common/train.py.j2",
     "evaluate.py": "_common/evaluate.py.j2",
     "README.md": "_common/README.md.j2",
@@ -143,12 +145,10 @@ def data_source(blueprint: Blueprint, data: str | None = None) -> str:
 
 def _requirements(source: str) -> tuple[str, ...]:
     if source.startswith("statsmodels:"):
-        return ("statsmodels", "pandas")
+        return ("statsmodels",)
     lowered = source.lower()
     if lowered.endswith(".parquet"):
-        return ("pandas", "pyarrow")
-    if lowered.endswith(".csv"):
-        return ("pandas",)
+        return ("pyarrow",)
     return ()
 
 
