@@ -238,6 +238,54 @@ def project_config(
     }
 
 
+def data_shaped(blueprint: Blueprint, approach: Approach, source: str) -> Approach:
+    """The approach with input/output shapes re-derived from the data the project will train on.
+
+    A tabular blueprint designed without data (or on other data) gets the width the rendered
+    ``preprocessing.py`` produces on the training split (``mlflowctl.data.layout``), the class
+    count of the target, and a parameter count recomputed with the design catalog; a budget the
+    new count breaks is a ``BlueprintError`` (exit 2) before anything is written.
+    """
+    task, model = blueprint.requirements.task, approach.model
+    if task == "forecasting" or len(model.input.shape) != 1:
+        return approach
+    from mlflowctl.data.layout import tabular_layout
+    from mlflowctl.design.catalog import IO, count_params, flops_per_sample
+
+    profile = blueprint.data_profile
+    target = blueprint.requirements.target or (profile.target if profile else None)
+    training = approach.training
+    layout = tabular_layout(
+        source,
+        target,
+        task,
+        seed=training.seed,
+        val=training.val_fraction,
+        test=training.test_fraction,
+    )
+    if layout.n_features == model.input.shape[0] and layout.output_dim == model.output.dim:
+        return approach
+    io = IO((layout.n_features,), layout.output_dim)
+    count = max(1, count_params(model.params, io))
+    budget = blueprint.requirements.constraints
+    if budget.param_budget_kind == "max" and budget.param_budget and count > budget.param_budget:
+        raise BlueprintError(
+            f"on this data ({layout.n_features} input features, {layout.output_dim} outputs) the "
+            f"model has {count} parameters, over the budget of {budget.param_budget}",
+            hint="design the blueprint with this data (mlflowctl design --data ... --target ...)",
+            location="requirements.constraints.param_budget",
+        )
+    shaped = model.model_copy(
+        update={
+            "input": model.input.model_copy(update={"shape": [layout.n_features]}),
+            "output": model.output.model_copy(update={"dim": layout.output_dim}),
+            "parameter_count": count,
+            "flops_per_sample": max(1, flops_per_sample(model.params, io)),
+        }
+    )
+    return approach.model_copy(update={"model": shaped})
+
+
 def context(
     blueprint: Blueprint,
     approach: str | None = None,
@@ -246,8 +294,8 @@ def context(
     policy: EngineerPolicy | None = None,
     rendered_on: str | None = None,
 ) -> RenderContext:
-    chosen = blueprint.approach(approach)
     source = data_source(blueprint, data)
+    chosen = data_shaped(blueprint, blueprint.approach(approach), source)
     policy = policy or EngineerPolicy()
     day = rendered_on or date.today().isoformat()
     family = chosen.model.family
