@@ -20,7 +20,7 @@ from typing import Any
 from mlflowctl.blueprint import metrics
 from mlflowctl.blueprint.model import Approach, Blueprint
 from mlflowctl.design.catalog import family as family_spec
-from mlflowctl.errors import BlueprintError, CodegenError
+from mlflowctl.errors import BlueprintError, CodegenError, DataError
 from mlflowctl.specs.policy import EngineerPolicy
 
 #: rendered path -> template (``{kind}`` is the approach's template kind)
@@ -238,6 +238,27 @@ def project_config(
     }
 
 
+def _check_kind(task: str, source: str, target: str | None) -> None:
+    """A forecaster needs a series, a classifier or regressor a table or images (exit 2)."""
+    from mlflowctl.data.sources import parse_source
+
+    ref = parse_source(source)
+    if ref.kind == "builtin":
+        kind = "series" if source.startswith("statsmodels:") else "table"
+    else:
+        from mlflowctl.data.loaders import load_ref
+
+        kind = "series" if load_ref(ref, target, require_target=False).kind == "series" else "table"
+    if (task == "forecasting") != (kind == "series"):
+        raise DataError(
+            f"a {task} blueprint cannot train on this data: it is a {kind}",
+            hint="design a blueprint for this data (mlflowctl design --data ...)"
+            if kind == "table"
+            else "a series needs a forecasting blueprint (a dated first column makes a series)",
+            location=source,
+        )
+
+
 def data_shaped(blueprint: Blueprint, approach: Approach, source: str) -> Approach:
     """The approach with input/output shapes re-derived from the data the project will train on.
 
@@ -247,13 +268,14 @@ def data_shaped(blueprint: Blueprint, approach: Approach, source: str) -> Approa
     new count breaks is a ``BlueprintError`` (exit 2) before anything is written.
     """
     task, model = blueprint.requirements.task, approach.model
+    profile = blueprint.data_profile
+    target = blueprint.requirements.target or (profile.target if profile else None)
+    _check_kind(task, source, target)
     if task == "forecasting" or len(model.input.shape) != 1:
         return approach
     from mlflowctl.data.layout import tabular_layout
     from mlflowctl.design.catalog import IO, count_params, flops_per_sample
 
-    profile = blueprint.data_profile
-    target = blueprint.requirements.target or (profile.target if profile else None)
     training = approach.training
     layout = tabular_layout(
         source,

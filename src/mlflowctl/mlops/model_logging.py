@@ -53,8 +53,9 @@ def _artifacts(root: Path, weights: Path) -> dict[str, str]:
 def raw_input_example(root: Path) -> Any:
     """``outputs/input_example.json`` as a DataFrame typed like the training columns.
 
-    Numeric feature columns become float64 (so NaN is allowed and ints convert safely),
-    categorical ones text (object): the signature MLflow infers from it names every column.
+    Numeric feature columns keep their training dtype (integers stay integers: MLflow will not
+    read int64 input as float64), categorical ones become text (object): the signature MLflow
+    infers from it names every column and its type.
     """
     import json
 
@@ -65,12 +66,15 @@ def raw_input_example(root: Path) -> Any:
     spec = json.loads((root / "outputs" / "preprocessing.json").read_text(encoding="utf-8"))
     frame = pd.DataFrame(doc["data"], columns=doc["columns"])
     roles = {c["name"]: c.get("role") for c in spec.get("columns", [])}
+    dtypes = {c["name"]: str(c.get("dtype", "float64")) for c in spec.get("columns", [])}
     series = spec.get("series") or {}
     for name in frame.columns:
         role = roles.get(name)
         if role == "categorical" or name == series.get("time_column"):
             col = frame[name]
             frame[name] = col.map(lambda v: None if v is None else str(v)).astype(object)
+        elif dtypes.get(name, "").startswith(("int", "uint")):
+            frame[name] = frame[name].astype(np.int64)
         else:
             frame[name] = frame[name].astype(np.float64)
     return frame
