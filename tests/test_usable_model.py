@@ -128,3 +128,96 @@ def test_iris_champion_predicts_raw_rows_with_the_reported_accuracy(
     header = pred.stdout.splitlines()[0]
     assert header == "label,proba_setosa,proba_versicolor,proba_virginica"
     assert len(pred.stdout.splitlines()) == len(test_index) + 1
+
+
+def test_regression_champion_returns_original_units(cli: CLI, tmp_path: Path) -> None:
+    summary = run_pipeline(
+        cli, tmp_path, "predict diabetes progression", "--data", "sklearn:diabetes",
+        "--max-epochs", "3",
+    )  # fmt: skip
+    test_index = preprocessing_of(tmp_path)["split"]["test_index"]
+    proc = isolated(
+        tmp_path,
+        """
+        from sklearn.datasets import load_diabetes
+        bunch = load_diabetes(as_frame=True)
+        model = mlflow.pyfunc.load_model(f"models:/{ARGS['name']}@champion")
+        out = model.predict(bunch.data.iloc[ARGS["test"]])
+        err = out["prediction"].to_numpy() - bunch.target.iloc[ARGS["test"]].to_numpy()
+        print(json.dumps({"rmse": float(np.sqrt((err ** 2).mean())), "columns": list(out.columns),
+                          "mean": float(out["prediction"].mean())}))
+        """,
+        {"test": test_index, "name": summary["model_name"]},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["columns"] == ["prediction"]
+    assert result["rmse"] == pytest.approx(summary["metrics"]["test_rmse"], rel=1e-4)
+    assert 50 < result["mean"] < 300  # disease progression units, not z-scores
+
+
+def test_forecaster_returns_the_next_horizon_with_its_dates(cli: CLI, tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    months = pd.date_range("2000-01-01", periods=240, freq="MS")
+    rng = np.random.default_rng(0)
+    steps = np.arange(240)
+    sales = 100 + 10 * np.sin(2 * np.pi * steps / 12) + 0.1 * steps + rng.normal(0, 1, 240)
+    frame = pd.DataFrame({"month": months.strftime("%Y-%m-%d"), "sales": sales})
+    frame.to_csv(tmp_path / "sales.csv", index=False)
+    summary = run_pipeline(
+        cli, tmp_path, "forecast monthly sales 6 months ahead", "--data", "sales.csv",
+        "--max-epochs", "2",
+    )  # fmt: skip
+    spec = preprocessing_of(tmp_path)["series"]
+    assert (spec["horizon"], spec["time_column"], spec["frequency"]) == (6, "month", "MS")
+    frame.tail(spec["lookback"] + 5).to_csv(tmp_path / "history.csv", index=False)
+    proc = isolated(
+        tmp_path,
+        """
+        model = mlflow.pyfunc.load_model(f"models:/{ARGS['name']}@champion")
+        out = model.predict(pd.read_csv("history.csv"))
+        print(json.dumps(out.to_dict(orient="list")))
+        """,
+        {"name": summary["model_name"]},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["step"] == [1, 2, 3, 4, 5, 6]
+    assert out["time"] == [f"2020-{m:02d}-01" for m in range(1, 7)]  # after the last month
+    assert all(60 < v < 180 for v in out["forecast"])  # sales units, not z-scores
+    project = next(tmp_path.glob("wd/**/outputs/preprocessing.json")).parent.parent
+    pred = subprocess.run(
+        [sys.executable, "predict.py", str(tmp_path / "history.csv")],
+        cwd=project, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert pred.returncode == 0, pred.stderr[-2000:]
+    rows = [line.split(",") for line in pred.stdout.splitlines()[1:]]
+    assert [float(r[-1]) for r in rows] == pytest.approx(out["forecast"], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_digits_champion_predicts_raw_pixel_rows(cli: CLI, tmp_path: Path) -> None:
+    summary = run_pipeline(
+        cli, tmp_path, "classify handwritten digits", "--data", "sklearn:digits",
+        "--max-epochs", "2",
+    )  # fmt: skip
+    test_index = preprocessing_of(tmp_path)["split"]["test_index"]
+    proc = isolated(
+        tmp_path,
+        """
+        from sklearn.datasets import load_digits
+        bunch = load_digits(as_frame=True)
+        raw = bunch.data.iloc[ARGS["test"]]           # (N, 64) pixel columns, values 0..16
+        assert raw.shape[1] == 64 and raw.to_numpy().max() == 16
+        model = mlflow.pyfunc.load_model(f"models:/{ARGS['name']}@champion")
+        out = model.predict(raw)
+        truth = bunch.target.iloc[ARGS["test"]].astype(str).to_numpy()
+        print(json.dumps({"accuracy": float((out["label"].to_numpy() == truth).mean())}))
+        """,
+        {"test": test_index, "name": summary["model_name"]},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["accuracy"] == pytest.approx(summary["metrics"]["test_accuracy"], abs=1e-9)
