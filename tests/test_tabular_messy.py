@@ -144,3 +144,92 @@ def test_messy_csv_benchmark_meets_hgb_minus_two_points() -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["meets_target"], result
     assert result["mlflowctl_test_accuracy"] >= result["hgb_test_accuracy"] - 0.02
+
+
+def _rendered_data(tmp_path: Path, files: dict[str, str]) -> Any:
+    for name in ("data.py", "preprocessing.py"):
+        (tmp_path / name).write_text(files[name])
+    spec = importlib.util.spec_from_file_location(f"data_{tmp_path.name}", tmp_path / "data.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.pop("preprocessing", None)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("preprocessing", None)
+    return module
+
+
+@pytest.mark.parametrize(
+    "dataset", ["iris", "wine", "breast_cancer", "diabetes", "digits", "sunspots", "messy"]
+)
+def test_rendered_data_py_and_mlflowctl_data_agree(
+    dataset: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One implementation: the columns, splits and arrays of the rendered data.py equal what
+    mlflowctl's loaders and ``data.layout`` (the shared preprocessing.py) compute."""
+    import numpy as np
+    from blueprints import make_blueprint
+
+    from mlflowctl.build import render
+    from mlflowctl.data.layout import split_train, tabular_layout
+    from mlflowctl.data.loaders import load
+
+    monkeypatch.chdir(tmp_path)
+    if dataset == "messy":
+        _bench().messy_frame(300).to_csv(tmp_path / "customers.csv", index=False)
+        bp = make_blueprint("mlp", "breast_cancer")
+        bp.requirements.data_source = str(tmp_path / "customers.csv")
+        bp.requirements.target = "churn"
+        files = render.render(bp, data=str(tmp_path / "customers.csv"))
+        source, target = str(tmp_path / "customers.csv"), "churn"
+    else:
+        bp = make_blueprint("lstm" if dataset == "sunspots" else "mlp", dataset)
+        files = render.render(bp)
+        source, target = bp.requirements.data_source or "", None
+    cfg = yaml.safe_load(files["config.yaml"])
+    splits = _rendered_data(tmp_path, files).load_splits(cfg)
+    loaded = load(source, target)
+    if dataset == "sunspots":
+        assert loaded.series is not None
+        assert np.allclose(splits["series"], loaded.series, atol=1e-4)
+        return
+    training = cfg["training"]
+    layout = tabular_layout(
+        source,
+        target,
+        cfg["task"],
+        seed=training["seed"],
+        val=training["val_fraction"],
+        test=training["test_fraction"],
+    )
+    spec = splits["preprocessing"]
+    assert spec["features"] == layout.features
+    assert len(spec["features"]) == layout.n_features == cfg["model"]["input_shape"][0]
+    assert spec["dropped"] == layout.dropped
+    y = loaded.y
+    assert y is not None
+    train = split_train(
+        len(y),
+        y,
+        seed=training["seed"],
+        val=training["val_fraction"],
+        test=training["test_fraction"],
+        stratify=cfg["task"] == "classification",
+    )
+    assert np.array_equal(splits["index_train"], train)
+    n = sum(len(splits[f"y_{k}"]) for k in ("train", "val", "test"))
+    assert n == loaded.n_rows
+    if cfg["task"] == "classification":
+        assert np.array_equal(splits["y_train"], y[train])
+        assert len(splits["classes"]) == len(loaded.class_names)
+    else:
+        assert np.allclose(splits["y_train"], y[train], atol=1e-3)
+    if dataset != "messy":  # numeric built-ins: same raw values, same scaling on train rows
+        kept = [loaded.feature_names.index(f) for f in layout.features]
+        raw = loaded.X.reshape(loaded.n_rows, -1)[:, kept]
+        mean, std = raw[train].mean(axis=0), raw[train].std(axis=0)
+        expected = (raw - mean) / np.where(std > 0, std, 1.0)
+        assert np.allclose(splits["x_train"].reshape(len(train), -1), expected[train], atol=1e-3)

@@ -58,7 +58,10 @@ def raw_table(source: str, target: str | None) -> tuple[Any, Any]:
 
         data = load(ref, target)
         flat = data.X.reshape(len(data.X), -1).astype(np.float64)
-        return pd.DataFrame(flat, columns=[f"f{i}" for i in range(flat.shape[1])]), data.y
+        names = list(data.feature_names)
+        if len(names) != flat.shape[1]:
+            names = [f"x{i}" for i in range(flat.shape[1])]
+        return pd.DataFrame(flat, columns=names), data.y
     from pathlib import Path
 
     from mlflowctl.data.files import checked_sha256, read_table

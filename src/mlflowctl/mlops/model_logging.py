@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,9 @@ def log_pickle_free_model(
             )
         example = np.load(example_path, allow_pickle=False).astype(np.float32)
     prediction = predictor.predict(example)
-    signature = infer_signature(example, prediction)
+    with warnings.catch_warnings():  # integer columns are kept integers on purpose (see above)
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = infer_signature(example, prediction)
     code = Path(__file__).with_name("pyfunc_model.py")
     logged = client.create_logged_model(
         experiment_id, name="model", source_run_id=run_id, model_type="pytorch-pyfunc"
