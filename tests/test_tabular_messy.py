@@ -233,3 +233,20 @@ def test_rendered_data_py_and_mlflowctl_data_agree(
         mean, std = raw[train].mean(axis=0), raw[train].std(axis=0)
         expected = (raw - mean) / np.where(std > 0, std, 1.0)
         assert np.allclose(splits["x_train"].reshape(len(train), -1), expected[train], atol=1e-3)
+
+
+def test_series_covariates_are_reported_not_silently_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from mlflowctl.data import profile
+
+    monkeypatch.chdir(tmp_path)
+    days = pd.date_range("2024-01-01", periods=60, freq="D")
+    pd.DataFrame(
+        {"day": days.strftime("%Y-%m-%d"), "load": np.arange(60.0), "temp": np.ones(60)}
+    ).to_csv("power.csv", index=False)
+    notes = " ".join(profile("power.csv", target="load").notes)
+    assert "covariates not used: temp" in notes

@@ -201,8 +201,14 @@ def _series_from_frame(
     series, missing = fill_series(values, index)
     freq = frequency_of(index)
     notes = [f"series {column!r} indexed by {date_col!r}"]
-    if target is None and len(numeric) > 1:
-        notes.append(f"took the first numeric column; others: {_columns_line(numeric[1:])}")
+    others = [str(c) for c in numeric if c != column]
+    if target is None and others:
+        notes.append(f"took the first numeric column; others: {_columns_line(others)}")
+    if others:
+        notes.append(
+            f"covariates not used: {_columns_line(others)} (forecasts read only the history of "
+            f"{column!r}; multivariate input is not supported yet)"
+        )
     if missing:
         notes.append(f"{missing} missing values filled by time interpolation")
     if freq is None:
