@@ -130,6 +130,7 @@ def test_iris_champion_predicts_raw_rows_with_the_reported_accuracy(
     assert len(pred.stdout.splitlines()) == len(test_index) + 1
 
 
+@pytest.mark.slow  # a real pipeline: about a minute on a busy 2-core box
 def test_regression_champion_returns_original_units(cli: CLI, tmp_path: Path) -> None:
     summary = run_pipeline(
         cli, tmp_path, "predict diabetes progression", "--data", "sklearn:diabetes",
@@ -156,6 +157,7 @@ def test_regression_champion_returns_original_units(cli: CLI, tmp_path: Path) ->
     assert 50 < result["mean"] < 300  # disease progression units, not z-scores
 
 
+@pytest.mark.slow  # a real pipeline: about a minute on a busy 2-core box
 def test_forecaster_returns_the_next_horizon_with_its_dates(cli: CLI, tmp_path: Path) -> None:
     import numpy as np
     import pandas as pd
