@@ -74,6 +74,8 @@ def raw_input_example(root: Path) -> Any:
         if role == "categorical" or name == series.get("time_column"):
             col = frame[name]
             frame[name] = col.map(lambda v: None if v is None else str(v)).astype(object)
+        elif dtypes.get(name) == "bool":
+            frame[name] = frame[name].astype(bool)
         elif dtypes.get(name, "").startswith(("int", "uint")):
             frame[name] = frame[name].astype(np.int64)
         else:
