@@ -188,8 +188,8 @@ def test_x4_second_run_in_a_busy_workdir_writes_nothing(tmp_path: Path) -> None:
     before = _snapshot(wd)
     with workdir_lock(wd):  # as if the first pipeline were still running
         for args in (
-            ("run", "a different prompt", "--workdir", "wd", "--data", "sklearn:iris"),
-            ("run", "a different prompt", "--workdir", "wd", "--force"),
+            ("run", "classify wine cultivars", "--workdir", "wd", "--data", "sklearn:iris"),
+            ("run", "classify wine cultivars", "--workdir", "wd", "--force"),
             ("run", "--resume", "wd"),
         ):
             proc = _cli(tmp_path, *args)
@@ -197,7 +197,7 @@ def test_x4_second_run_in_a_busy_workdir_writes_nothing(tmp_path: Path) -> None:
             assert "another mlflowctl pipeline is running" in _one_error(proc)
             assert _snapshot(wd) == before, args
     # finished: a new prompt is refused without --force and says how to resume
-    refused = _cli(tmp_path, "run", "a different prompt", "--workdir", "wd", "--json")
+    refused = _cli(tmp_path, "run", "classify wine cultivars", "--workdir", "wd", "--json")
     assert refused.returncode == 2
     line = _one_error(refused)
     assert json.loads(journal.read_text())["pipeline_id"] in line
