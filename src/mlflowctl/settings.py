@@ -151,7 +151,7 @@ class Settings:
     def resolve_tracking(self, *, use_policy: bool = True) -> TrackingUri:
         """``tracking`` without caching; ``use_policy=False`` skips the spec (``doctor`` uses it
         when the spec cannot be read, to still report on the default store)."""
-        from mlflowctl.mlops.store import locate_tracking_store
+        from mlflowctl.mlops.uri import locate_tracking_store
 
         policy_uri: str | None = None
         if use_policy and not self.tracking_uri_flag and not self.env.get(ENV_TRACKING_URI):

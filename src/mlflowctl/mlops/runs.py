@@ -9,10 +9,8 @@ runs of processes that died without a word, and logs metrics once per epoch in o
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -32,6 +30,13 @@ from mlflowctl.mlops.liveness import (
     reap_stale_runs,
     start_parent_run,
     utc_now,
+)
+from mlflowctl.mlops.run_params import (
+    _batches,
+    _git_commit,
+    effective_config,
+    flatten,
+    metric_batch,
 )
 from mlflowctl.mlops.store import (
     client,
@@ -59,64 +64,6 @@ __all__ = [
 TAG_BUILD = "mlflowctl.build_id"
 TAG_MODEL_URI = "mlflowctl.model_uri"
 TAG_WEIGHTS = "mlflowctl.weights_sha256"
-_PARAM_MAX = 6000
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, str]:
-    """Nested dicts as dotted keys; lists and scalars as JSON text (MLflow params are strings)."""
-    out: dict[str, str] = {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    text = data if isinstance(data, str) else json.dumps(data, sort_keys=True)
-    out[prefix] = redact(text)[:_PARAM_MAX]
-    return out
-
-
-def effective_config(root: Path, max_epochs: int | None = None) -> dict[str, Any]:
-    """The project's ``config.yaml`` as ``train.py`` will run it: after ``--max-epochs``.
-
-    These are the values that train, so they (not the blueprint's) become the run's params.
-    """
-    import yaml
-
-    from mlflowctl.errors import TrainingError
-
-    path = root / "config.yaml"
-    try:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TrainingError(
-            f"{path}: cannot read the project's config ({exc})",
-            hint="rebuild the project with --force",
-            phase="train",
-            location=str(path),
-        ) from exc
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("training"), dict):
-        raise TrainingError(
-            f"{path}: no 'training' section",
-            hint="rebuild the project with --force",
-            phase="train",
-            location=str(path),
-        )
-    if max_epochs is not None:
-        cfg["training"]["max_epochs"] = max_epochs
-    return cfg
-
-
-def _git_commit(cwd: Path) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
-
-
-def _batches(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class Tracker:
@@ -323,7 +270,7 @@ class Tracker:
         if kind not in ("epoch", "test"):
             return
         step = int(event.get("epoch", 0)) if kind == "epoch" else 0
-        batch = self._metric_batch(event.get("metrics", {}), step)
+        batch = metric_batch(event.get("metrics", {}), step)
         if self._writer is not None and self._writer.is_alive():
             self._metrics.put(batch)
         elif not self._store_down:
@@ -331,17 +278,6 @@ class Tracker:
                 self._log_now(batch)
             except Exception as exc:  # kept in events.jsonl; log_training sends it again
                 self.metric_errors.append(redact(str(exc))[:500])
-
-    @staticmethod
-    def _metric_batch(metrics: dict[str, Any], step: int) -> list[Any]:
-        from mlflow.entities import Metric
-
-        ts = int(time.time() * 1000)
-        return [
-            Metric(str(k)[:250], float(v), ts, step)
-            for k, v in metrics.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        ]
 
     def _log_now(self, batch: list[Any]) -> None:
         for chunk in _batches(batch, self.policy.log_batch_size):
@@ -420,20 +356,7 @@ class Tracker:
         """Send the epoch metrics the store has not got from this run, from the build folder's
         local record ``events.jsonl``: batches a failing store refused, and on ``--resume`` the
         epochs of the earlier attempt (its run may never have received them, X13)."""
-        try:
-            lines = (root / "events.jsonl").read_text(encoding="utf-8").splitlines()
-        except OSError:
-            return
-        latest: dict[tuple[str, int], Any] = {}
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a torn last line of a killed child
-            if not isinstance(event, dict) or event.get("event") != "epoch":
-                continue
-            for metric in self._metric_batch(event.get("metrics", {}), int(event.get("epoch", 0))):
-                latest[(str(metric.key), int(metric.step))] = metric
+        latest = recorded_epoch_metrics(root)
         missing = [m for key, m in latest.items() if key not in self._sent]
         if missing:
             self._log_now(missing)
@@ -443,7 +366,7 @@ class Tracker:
         c = self._client
         self._flush()
         self._backfill(run.project.root)
-        self._log_now(self._metric_batch(run.metrics, max(run.epochs_completed - 1, 0)))
+        self._log_now(metric_batch(run.metrics, max(run.epochs_completed - 1, 0)))
         c.log_text(self.run_id, redact(self.blueprint.to_yaml()), "blueprint.yaml")
         root = run.project.root
         with tempfile.TemporaryDirectory(prefix="mlflowctl-project-") as tmp:

@@ -9,25 +9,33 @@ Only this module, ``tracking`` and ``registry_ops`` import mlflow.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlflowctl import environ_snapshot
 from mlflowctl.errors import (
     EnvironmentProblemError,
     InvalidInputError,
-    MlflowctlError,
     TrackingUnavailableError,
 )
+from mlflowctl.mlops.faults import _raise_store_error
+from mlflowctl.mlops.faults import store_error as store_error
+from mlflowctl.mlops.faults import tracking_errors as tracking_errors
+from mlflowctl.mlops.faults import tracking_unavailable as tracking_unavailable
+from mlflowctl.mlops.uri import artifact_root as artifact_root
+from mlflowctl.mlops.uri import backend_kind as backend_kind
+from mlflowctl.mlops.uri import check_uri_syntax as check_uri_syntax
+from mlflowctl.mlops.uri import locate_tracking_store as locate_tracking_store
+from mlflowctl.mlops.uri import redact as redact
+from mlflowctl.mlops.uri import resolve_tracking_uri as resolve_tracking_uri
+from mlflowctl.mlops.uri import sqlite_path as sqlite_path
 
 #: retry budget for MLflow's HTTP client unless the user set one (F8: dead server fails fast)
 HTTP_BUDGET = {
@@ -37,167 +45,6 @@ HTTP_BUDGET = {
 }
 PROBE_TIMEOUT_S = 5.0
 PROBE_DEADLINE_S = 10.0
-
-_CRED_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<cred>[^/@\s]+)@")
-_SECRET_ENV_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
-_extra_secrets: set[str] = set()
-
-
-def redact(text: str) -> str:
-    """Text safe to print or store: URI credentials and secret env values become ``***``."""
-    text = _CRED_RE.sub(lambda m: f"{m.group('scheme')}***@", text)
-    secrets = set(_extra_secrets)
-    for name, value in environ_snapshot().items():  # never the live mapping (X9)
-        if _SECRET_ENV_RE.search(name) and len(value) >= 6:
-            secrets.add(value)
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-def _strip_credentials(uri: str) -> str:
-    """Move ``user:pass@`` of an http(s) URI into MLflow's auth env vars (B25)."""
-    parts = urllib.parse.urlsplit(uri)
-    if not parts.username and not parts.password:
-        return uri
-    user = urllib.parse.unquote(parts.username or "")
-    password = urllib.parse.unquote(parts.password or "")
-    for secret in (user, password, f"{user}:{password}"):
-        if secret:
-            _extra_secrets.add(secret)
-    os.environ["MLFLOW_TRACKING_USERNAME"] = user
-    os.environ["MLFLOW_TRACKING_PASSWORD"] = password
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-
-
-def resolve_tracking_uri(
-    flag: str | None = None,
-    policy_uri: str | None = None,
-    *,
-    env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> str:
-    """``locate_tracking_store`` without the source."""
-    return locate_tracking_store(flag, policy_uri, env=env, cwd=cwd)[0]
-
-
-def locate_tracking_store(
-    flag: str | None,
-    policy_uri: str | None,
-    *,
-    env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> tuple[str, str]:
-    """THE tracking-URI rule, as ``(uri, source)``: the ``--tracking-uri`` flag, else
-    ``MLFLOW_TRACKING_URI`` (from ``env``, default ``os.environ``), else the mlops policy's
-    ``tracking_uri``, else ``sqlite:///mlflow.db``. A relative SQLite path is made absolute
-    against ``cwd`` (default: the process's working directory). ``mlflowctl.settings.Settings``
-    is how commands call it.
-
-    The answer has no credentials in it: they moved to ``MLFLOW_TRACKING_USERNAME/PASSWORD``.
-    """
-    source = "--tracking-uri"
-    uri = flag
-    if not uri:
-        value = (os.environ if env is None else env).get("MLFLOW_TRACKING_URI")
-        uri, source = value or None, "MLFLOW_TRACKING_URI"
-    if not uri and policy_uri:
-        uri, source = policy_uri, "mlops-architect policy"
-    if not uri:
-        uri, source = "sqlite:///mlflow.db", "default"
-    uri = uri.strip()
-    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
-    if backend_kind(uri) == "databricks":
-        return uri, source
-    if scheme in {"", "file"}:
-        raise InvalidInputError(
-            f"file-store tracking URI {redact(uri)!r} is not supported",
-            hint="use a database store, e.g. --tracking-uri sqlite:///mlflow.db",
-            location=source,
-        )
-    if scheme == "sqlite":
-        path = sqlite_path(uri)
-        if path is None:
-            raise InvalidInputError(
-                f"sqlite URI {uri!r} names no file",
-                hint="e.g. sqlite:///mlflow.db",
-                location=source,
-            )
-        base = cwd if cwd is not None else Path.cwd()
-        return f"sqlite:///{(base / path.expanduser()).resolve()}", source
-    if scheme in {"http", "https"}:
-        check_uri_syntax(uri, source)
-        return _strip_credentials(uri), source
-    if scheme in {"postgresql", "mysql", "mssql", "databricks"} or "+" in scheme:
-        return uri, source
-    raise InvalidInputError(
-        f"unsupported tracking URI scheme {scheme!r}",
-        hint="use sqlite:///mlflow.db or http(s)://host:port",
-        location=source,
-    )
-
-
-_SQLALCHEMY_BACKENDS = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql",
-                        "mssql": "mssql", "sqlite": "sqlite"}  # fmt: skip
-
-
-def backend_kind(uri: str) -> str:
-    """What kind of store ``uri`` names: sqlite, file, http, https, postgresql, mysql, mssql,
-    databricks, or unknown. Purely syntactic (no I/O, no MLflow import): ``doctor`` and the
-    error messages classify backends with this one rule."""
-    text = uri.strip()
-    low = text.lower()
-    if low == "databricks" or low.startswith(("databricks://", "databricks-uc")):
-        return "databricks"
-    scheme = low.split(":", 1)[0] if ":" in low else ""
-    if not scheme or len(scheme) == 1 or scheme == "file":  # a path (C:\... too) or file:
-        return "file"
-    if scheme in ("http", "https"):
-        return scheme
-    return _SQLALCHEMY_BACKENDS.get(scheme.split("+", 1)[0], "unknown")
-
-
-def check_uri_syntax(uri: str, source: str = "--tracking-uri") -> None:
-    """Refuse (exit 2) an http(s) URI that names no host or a bad port, before any network
-    call: ``http://`` alone must not cost the probe's 10 s deadline and then exit 6."""
-    try:
-        parts = urllib.parse.urlsplit(uri)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-    except ValueError as exc:
-        raise InvalidInputError(
-            f"tracking URI {redact(uri)!r} is malformed: {exc}",
-            hint="e.g. http://127.0.0.1:5000",
-            location=source,
-        ) from None
-    if not host:
-        raise InvalidInputError(
-            f"tracking URI {redact(uri)!r} names no host",
-            hint="e.g. http://127.0.0.1:5000",
-            location=source,
-        )
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI (relative to the cwd when relative)."""
-    if not uri.lower().startswith("sqlite:///"):
-        return None
-    rest = uri[len("sqlite:///") :].split("?", 1)[0]
-    if not rest or rest == ":memory:":
-        return None
-    return Path(rest)
-
-
-def artifact_root(uri: str) -> str | None:
-    """``mlartifacts`` beside the SQLite file, as a file URI; None for remote stores."""
-    path = sqlite_path(uri)
-    if path is None:
-        return None
-    return (path.resolve().parent / "mlartifacts").as_uri()
 
 
 def lock_path(uri: str) -> Path:
@@ -504,167 +351,3 @@ def _database_version(uri: str, kind: str, timeout_s: float) -> str:
             return ".".join(str(p) for p in info) or "unknown"
     finally:
         engine.dispose()
-
-
-#: what MLflow says when the store went away mid-command (server down, or its database)
-_UNAVAILABLE_MARKERS = ("API request to", "Max retries exceeded", "TEMPORARILY_UNAVAILABLE")
-
-
-@contextmanager
-def tracking_unavailable(uri: str) -> Iterator[None]:
-    """A store that stops answering mid-command (the server, or the PostgreSQL behind it, which
-    the server reports as 503) becomes exit 6 with one line; every other MLflow error passes.
-    """
-    from mlflow.exceptions import MlflowException
-
-    try:
-        yield
-    except MlflowException as exc:
-        text = str(exc.message or "")
-        code = str(getattr(exc, "error_code", "") or "")
-        if code != "TEMPORARILY_UNAVAILABLE" and not any(m in text for m in _UNAVAILABLE_MARKERS):
-            raise
-        first = redact(text).splitlines()[0][:300] if text else type(exc).__name__
-        raise TrackingUnavailableError(
-            f"tracking store {redact(uri)} stopped answering: {first}",
-            hint="check the server and its database, then rerun with --resume "
-            "(a version is never registered twice)",
-            location="--tracking-uri",
-        ) from None
-
-
-# --------------------------------------------------------------------------- store faults
-
-_DISK_FULL = ("database or disk is full", "no space left on device", "file too large")
-_NOT_A_DB = ("file is not a database", "file is encrypted or is not a database")
-_CANNOT_OPEN = ("unable to open database file", "readonly database", "disk i/o error")
-_UNREACHABLE = (
-    "api request to",
-    "max retries exceeded",
-    "connection refused",
-    "connection aborted",
-    "connection reset",
-    "remote end closed",
-    "read timed out",
-    "name or service not known",
-)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in seen and len(seen) < 8:
-        seen.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return seen
-
-
-def _no_room(path: Path) -> bool:
-    """SQLite reports a write past the disk or the file-size limit as ``disk I/O error``: tell
-    whether that is what happened to ``path`` (ENOSPC: under 1 MiB free; EFBIG: the file is
-    at this process's ``RLIMIT_FSIZE``)."""
-    try:
-        st = os.statvfs(path.parent)
-        if st.f_bavail * st.f_frsize < 1 << 20:
-            return True
-        import resource
-
-        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
-        if soft == resource.RLIM_INFINITY:
-            return False
-        sizes = [p.stat().st_size for p in (path, Path(f"{path}-journal"), Path(f"{path}-wal"))
-                 if p.exists()]  # fmt: skip
-        return any(size + 65536 >= soft for size in sizes)
-    except (OSError, ValueError, ImportError):
-        return False
-
-
-def _is_store_exception(exc: BaseException) -> bool:
-    module = type(exc).__module__
-    return module.split(".", 1)[0] in ("mlflow", "sqlalchemy", "requests", "urllib3", "sqlite3")
-
-
-def store_error(uri: str, exc: BaseException, *, setup: bool = False) -> MlflowctlError | None:
-    """The mlflowctl error for a fault of the store behind ``uri``; None when ``exc`` is not one.
-
-    ``setup``: the fault happened while preparing the store, before any run exists. Local
-    problems found then (unreachable path, read-only folder, full disk, a file that is not a
-    database) are environment errors (exit 2); once runs exist, a store that stops accepting
-    writes is exit 6 and the build resumes later (see ``errors``).
-    """
-    chain = _chain(exc)
-    if not any(_is_store_exception(e) or isinstance(e, OSError) for e in chain):
-        return None
-    if not any(_is_store_exception(e) for e in chain) and not any(
-        isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EROFS)
-        for e in chain
-    ):
-        return None  # a plain OSError of the caller's own files is not ours to classify
-    text = " | ".join(str(e) for e in chain).lower()
-    first = (
-        redact(str(exc)).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-    )
-    path = sqlite_path(uri)
-    where = str(path) if path is not None else "--tracking-uri"
-    suffix = "" if path is not None else f" {redact(uri)}"  # a file is named by location
-    resume = "then continue with --resume (the results are kept in the build folder)"
-    disk_full = any(
-        isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG) for e in chain
-    ) or any(s in text for s in _DISK_FULL)
-    if not disk_full and path is not None and "disk i/o error" in text:
-        disk_full = _no_room(path)
-    if disk_full:
-        cls: type[MlflowctlError] = EnvironmentProblemError if setup else TrackingUnavailableError
-        return cls(
-            f"disk full (ENOSPC/EFBIG) while writing the tracking store{suffix}",
-            hint=f"free space on the disk or raise the file-size limit, {resume}",
-            location=where,
-            details={"cause": first},
-        )
-    if any(s in text for s in _NOT_A_DB):
-        return EnvironmentProblemError(
-            "the tracking store is not an SQLite database (file is not a database)",
-            hint="move the file aside, or point --tracking-uri / MLFLOW_TRACKING_URI elsewhere",
-            location=where,
-            details={"cause": first},
-        )
-    if path is not None and any(s in text for s in _CANNOT_OPEN):
-        cls = EnvironmentProblemError if setup else TrackingUnavailableError
-        return cls(
-            f"cannot write the tracking store{suffix} ({first})",
-            hint="check that the file and its folder are writable"
-            + ("" if setup else f", {resume}"),
-            location=where,
-        )
-    if setup and path is not None:
-        return EnvironmentProblemError(
-            f"cannot use the tracking store: {first}",
-            hint="point --tracking-uri / MLFLOW_TRACKING_URI at a writable SQLite file",
-            location=where,
-        )
-    reason = "stopped answering" if any(s in text for s in _UNREACHABLE) else "refused a write"
-    return TrackingUnavailableError(
-        f"tracking store{suffix} {reason}: {first}",
-        hint=f"check the store (`mlflowctl doctor`), {resume}",
-        location=where,
-    )
-
-
-def _raise_store_error(uri: str, exc: BaseException, *, setup: bool = False) -> None:
-    err = store_error(uri, exc, setup=setup)
-    if err is None:
-        raise exc
-    raise err from None
-
-
-@contextmanager
-def tracking_errors(uri: str, *, setup: bool = False) -> Iterator[None]:
-    """The mlops boundary: a store fault (``MlflowException``, SQLAlchemy ``OperationalError``,
-    a ``requests`` connection error, ENOSPC/EFBIG) leaves as one mlflowctl error line with the
-    exit code of the table, never as a traceback with exit 1. mlflowctl errors pass through."""
-    try:
-        yield
-    except MlflowctlError:
-        raise
-    except Exception as exc:
-        _raise_store_error(uri, exc, setup=setup)
