@@ -37,6 +37,7 @@ from mlflowctl.mlops.run_params import (
     effective_config,
     flatten,
     metric_batch,
+    recorded_epoch_metrics,
 )
 from mlflowctl.mlops.store import (
     client,
