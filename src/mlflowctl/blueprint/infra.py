@@ -117,8 +117,35 @@ class MonitoringSpec(Strict):
     performance_threshold: FiniteFloat | None = None
 
 
+BaselineName = Literal[
+    "logistic_regression",
+    "hist_gradient_boosting",
+    "ridge",
+    "gradient_boosting",
+    "seasonal_naive",
+    "naive_drift",
+    "climatology",
+    "autoreg",
+]
+
+#: the classical baselines that fit each task (the build trains them on the identical split)
+BASELINES_FOR_TASK: dict[str, tuple[str, ...]] = {
+    "classification": ("logistic_regression", "hist_gradient_boosting"),
+    "regression": ("ridge", "gradient_boosting"),
+    "forecasting": ("seasonal_naive", "naive_drift", "climatology", "autoreg"),
+}
+
+
+def default_baselines(task: str) -> list[str]:
+    """The baselines the planner names for ``task``."""
+    return list(BASELINES_FOR_TASK.get(task, ()))
+
+
 class InfrastructureSpec(Strict):
     tracking: TrackingSpec
     checkpointing: CheckpointSpec = Field(default_factory=CheckpointSpec)
     registry: RegistrySpec
     monitoring: MonitoringSpec
+    #: classical baselines trained and scored on the identical split; the gate needs the model
+    #: to beat the best of them on the validation split
+    baselines: list[BaselineName] = Field(default_factory=list, max_length=8)

@@ -33,6 +33,7 @@ TEMPLATE_FILES: dict[str, str] = {
     "predict.py": "_common/predict.py.j2",
     "train.py": "_common/train.py.j2",
     "evaluate.py": "_common/evaluate.py.j2",
+    "baselines.py": "_common/baselines.py.j2",
     "README.md": "_common/README.md.j2",
     "requirements.txt": "_common/requirements.txt.j2",
     ".claude/tasks/ml-engineer-tasks.md": "_common/tasks.md.j2",
@@ -301,6 +302,22 @@ def project_config(
             "mode": metrics.mode(ckpt_monitor),
         },
         "deterministic": policy.deterministic,
+        "evaluation": evaluation_config(blueprint, approach),
+    }
+
+
+def evaluation_config(blueprint: Blueprint, approach: Approach) -> dict[str, Any]:
+    """What evaluate.py needs for the gate: baselines, the positive class, the val gate metric."""
+    from mlflowctl.blueprint.infra import default_baselines
+
+    gate = approach.infrastructure.registry.gate
+    metric = gate.metric
+    task = blueprint.requirements.task
+    return {
+        "baselines": list(approach.infrastructure.baselines or default_baselines(task)),
+        "positive_class": blueprint.requirements.constraints.positive_class,
+        "gate_metric": "val_" + metric[5:] if metric.startswith("test_") else metric,
+        "gate_direction": gate.direction,
     }
 
 

@@ -217,3 +217,7 @@ def build(
         console.print_json(summary)
     elif run is not None:
         console.result(str(project.root / "outputs" / "metrics.json"))
+    if version is not None and not version.promoted and settings.orchestrator.fail_on_gate:
+        from mlflowctl.errors import GateFailedError
+
+        raise typer.Exit(GateFailedError.exit_code)  # like `run`: the gate said no (exit 8)

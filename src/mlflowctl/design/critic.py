@@ -17,6 +17,7 @@ from typing import Any
 
 from mlflowctl import __version__
 from mlflowctl.blueprint import metrics as metrics_table
+from mlflowctl.blueprint.infra import BASELINES_FOR_TASK, default_baselines
 from mlflowctl.blueprint.model import (
     AgentRef,
     Blueprint,
@@ -204,6 +205,13 @@ def _check_approach(
     want = "maximize" if gate.metric in MAXIMIZE else "minimize"
     if gate.direction != want:
         errors.append(f"{at}.infrastructure.gate.direction: {gate.metric} must {want}")
+    fitting = BASELINES_FOR_TASK.get(req.task, ())
+    for j, base in enumerate(a.infrastructure.baselines):
+        if base not in fitting:
+            errors.append(
+                f"{at}.infrastructure.baselines.{j}: {base} is not a {req.task} baseline "
+                f"(one of {', '.join(fitting)})"
+            )
     for name, metric in (
         ("monitoring.performance_metric", a.infrastructure.monitoring.performance_metric),
         ("checkpointing.monitor", a.infrastructure.checkpointing.monitor),
@@ -271,6 +279,7 @@ def assemble(
                         "gate": infra.gate.model_dump(),
                     },
                     "monitoring": infra.monitoring.model_dump(),
+                    "baselines": list(infra.baselines or default_baselines(req.task)),
                 },
                 "tradeoffs": [t.model_dump() for t in a.tradeoffs],
                 "rationale": a.rationale,

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from mlflowctl.blueprint.infra import BaselineName
 from mlflowctl.blueprint.model import (
     CheckpointSpec,
     FamilyParams,
@@ -45,6 +46,8 @@ class InfrastructureDraft(Strict):
     checkpointing: CheckpointSpec = Field(default_factory=CheckpointSpec)
     gate: PromotionGate
     monitoring: MonitoringSpec
+    #: classical baselines for the task (the critic fills the task's defaults when empty)
+    baselines: list[BaselineName] = Field(default_factory=list, max_length=8)
 
 
 class ApproachDraft(Strict):

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from mlflowctl.blueprint import metrics as metrics_table
+from mlflowctl.blueprint.infra import default_baselines
 from mlflowctl.blueprint.model import (
     CNNParams,
     DataProfile,
@@ -279,6 +280,7 @@ def _infrastructure(
             "min_improvement": mlops.min_improvement,
             "threshold": threshold,
         },
+        "baselines": default_baselines(req.task),
         "monitoring": {
             "features": features,
             "drift_metric": "psi",

@@ -30,6 +30,7 @@ TAG_SHA = "weights_sha256"
 TAG_PREV = "previous_champion"
 TAG_GATE = "mlflowctl.gate"
 TAG_ALIASES = "mlflowctl.aliases"
+TAG_BASELINE = "baseline_best"
 
 
 def _now() -> str:
@@ -141,23 +142,62 @@ def _create_once(c: Any, name: str, run_id: str, model_uri: str, tags: dict[str,
     return existing
 
 
+def val_metric(metric: str) -> str:
+    """The validation variant of a gate metric: the gate decides on it, never on the test split."""
+    return "val_" + metric[len("test_") :] if metric.startswith("test_") else metric
+
+
+def best_baseline(
+    metrics: dict[str, float], metric: str, direction: str
+) -> tuple[str, float] | None:
+    """The best ``baseline.<name>.<metric>`` in ``metrics`` (NaN ignored), or None."""
+    found = [
+        (key.split(".", 2)[1], float(v))
+        for key, v in metrics.items()
+        if key.startswith("baseline.") and key.endswith("." + metric) and v == v
+    ]
+    if not found:
+        return None
+    pick = max if direction == "maximize" else min
+    return pick(found, key=lambda item: item[1])
+
+
 def _gate_decision(
-    gate: PromotionGate, value: float | None, champion: float | None
+    gate: PromotionGate,
+    value: float | None,
+    champion: float | None,
+    baseline: tuple[str, float] | None = None,
 ) -> tuple[bool, str]:
+    metric = val_metric(gate.metric)
     if value is None:
-        return False, f"challenger has no {gate.metric} metric"
+        return False, f"challenger has no {metric} metric"
     sign = 1.0 if gate.direction == "maximize" else -1.0
+    if baseline is not None:
+        name, base = baseline
+        bar = base + sign * gate.min_improvement
+        if sign * (value - bar) < 0:
+            op, pm = ("<", "+") if sign > 0 else (">", "-")
+            return False, (
+                f"{metric} {value:.4g} {op} baseline {name} {base:.4g} {pm} margin "
+                f"{gate.min_improvement:g}"
+            )
     if gate.threshold is not None and sign * (value - gate.threshold) < 0:
-        return False, f"{gate.metric}={value:.6g} misses the threshold {gate.threshold:.6g}"
+        return False, f"{metric} {value:.4g} misses the threshold {gate.threshold:.4g}"
+    beats = "" if baseline is None else f", beats baseline {baseline[0]} {baseline[1]:.4g}"
     if champion is None:
-        return True, f"first version to pass the gate ({gate.metric}={value:.6g})"
+        return True, f"first version to pass the gate ({metric} {value:.4g}{beats})"
     gain = value - champion if gate.direction == "maximize" else champion - value
     if gain <= 0 or gain < gate.min_improvement:
         return False, (
-            f"{gate.metric}={value:.6g} does not beat the champion's {champion:.6g} "
-            f"by {gate.min_improvement:.6g} ({gate.direction})"
+            f"{metric} {value:.4g} does not beat the champion's {champion:.4g} "
+            f"by {gate.min_improvement:g} ({gate.direction})"
         )
-    return True, f"{gate.metric}={value:.6g} beats the champion's {champion:.6g}"
+    return True, f"{metric} {value:.4g} beats the champion's {champion:.4g}{beats}"
+
+
+def _baseline_of(mv: Any) -> tuple[str, float] | None:
+    name, value = mv.tags.get(TAG_BASELINE), mv.tags.get(_metric_tag(TAG_BASELINE))
+    return None if not name or value is None else (str(name), float(value))
 
 
 def _metric_of(c: Any, mv: Any, metric: str) -> float | None:
@@ -262,10 +302,16 @@ def register_challenger(
             f"run {run_id} has no logged model", hint="log it with Tracker.log_training first"
         )
     sha = training_run.weights_sha256 or run.data.tags.get("mlflowctl.weights_sha256", "")
-    value = training_run.metrics.get(registry.gate.metric)
+    metric = val_metric(registry.gate.metric)
     tags = {TAG_BUILD: build_id, TAG_RUN: run_id, TAG_SHA: sha}
-    if value is not None:
-        tags[_metric_tag(registry.gate.metric)] = repr(float(value))
+    for key in {registry.gate.metric, metric}:
+        value = training_run.metrics.get(key)
+        if value is not None:
+            tags[_metric_tag(key)] = repr(float(value))
+    best = best_baseline(training_run.metrics, metric, registry.gate.direction)
+    if best is not None:
+        tags[TAG_BASELINE], tags[_metric_tag(TAG_BASELINE)] = best[0], repr(best[1])
+        c.set_tag(run_id, TAG_BASELINE, best[0])
     _ensure_registered_model(c, registry)
     mv = _find_by_build(c, name, build_id) or _create_once(c, name, run_id, model_uri, tags)
     with store_lock(tracking_uri):
@@ -287,8 +333,17 @@ def apply_gate(
         champ = _alias_version(c, name, registry.champion_alias)
         if champ is not None and int(champ.version) == int(mv.version):
             return _to_result(c, name, mv.version, True, "already the champion")
-        champ_value = None if champ is None else _metric_of(c, champ, gate.metric)
-        ok, reason = _gate_decision(gate, _metric_of(c, mv, gate.metric), champ_value)
+        sha = mv.tags.get(TAG_SHA)
+        if champ is not None and sha and champ.tags.get(TAG_SHA) == sha:
+            reason = (
+                f"v{mv.version} has the same weights (sha256 {sha[:12]}) as @"
+                f"{registry.champion_alias} v{champ.version}: already champion"
+            )
+            c.set_model_version_tag(name, mv.version, "gate_result", reason)
+            return _to_result(c, name, champ.version, True, reason)
+        metric = val_metric(gate.metric)
+        champ_value = None if champ is None else _metric_of(c, champ, metric)
+        ok, reason = _gate_decision(gate, _metric_of(c, mv, metric), champ_value, _baseline_of(mv))
         if not ok:
             c.set_model_version_tag(name, mv.version, "gate_result", reason[:5000])
             return _to_result(c, name, mv.version, False, reason)
@@ -328,9 +383,12 @@ def promote(tracking_uri: str, name: str, version: int, *, force: bool = False) 
                 gate = PromotionGate.model_validate_json(raw)
                 champ = _alias_version(c, name, champion)
                 champ_value = None
+                metric = val_metric(gate.metric)
                 if champ is not None and int(champ.version) != int(mv.version):
-                    champ_value = _metric_of(c, champ, gate.metric)
-                ok, reason = _gate_decision(gate, _metric_of(c, mv, gate.metric), champ_value)
+                    champ_value = _metric_of(c, champ, metric)
+                ok, reason = _gate_decision(
+                    gate, _metric_of(c, mv, metric), champ_value, _baseline_of(mv)
+                )
                 if not ok:
                     raise GateFailedError(
                         f"v{version} of {name} not promoted: {reason}",

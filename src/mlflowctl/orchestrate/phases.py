@@ -292,6 +292,14 @@ def phase_promote(p: Pipeline) -> dict[str, Any]:
     }
 
 
+def gate_exit_code(p: Pipeline) -> int:
+    """Exit 8 again when a resumed pipeline's promote phase was already done and failed the gate."""
+    rec = p.journal.phases.get("promote")
+    if rec is None or rec.status != "done" or rec.outputs.get("promoted", True):
+        return 0
+    return GateFailedError.exit_code if settings_of(p).orchestrator.fail_on_gate else 0
+
+
 def _write_report(p: Pipeline, bp: Blueprint, summary: dict[str, Any]) -> None:
     from mlflowctl.mlops.runs import end_parent_run
 

@@ -38,7 +38,7 @@ from mlflowctl.orchestrate.journal import (
     workdir_lock,
 )
 from mlflowctl.orchestrate.memory import TaskList, append_history, read_history
-from mlflowctl.orchestrate.phases import BLUEPRINT_FILE, BUILD_DIR, PHASES
+from mlflowctl.orchestrate.phases import BLUEPRINT_FILE, BUILD_DIR, PHASES, gate_exit_code
 from mlflowctl.orchestrate.signals import signals_as_errors
 
 __all__ = [
@@ -212,7 +212,7 @@ class Pipeline:
                 self.abandon(exc)
                 raise
             self.journal.status = "finished"
-            self.journal.exit_code = int(self.state.get("exit_code", 0))
+            self.journal.exit_code = int(self.state.get("exit_code", 0)) or gate_exit_code(self)
             self.journal.save()
         summary = self.summary()
         self._remember(outcome=str(summary.get("outcome", "finished")))
