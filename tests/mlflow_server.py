@@ -116,7 +116,13 @@ def make_project(root: Path, accuracy: float, seed: int = 0) -> TrainingRun:
     weights = root / "outputs" / "weights.safetensors"
     save_file({k: v.contiguous() for k, v in layer.state_dict().items()}, str(weights))
     np.save(root / "outputs" / "input_example.npy", np.random.rand(2, 4).astype(np.float32))
-    metrics = {"test_accuracy": accuracy, "test_f1_macro": accuracy - 0.01, "val_loss": 0.5}
+    metrics = {
+        "test_accuracy": accuracy,
+        "test_f1_macro": accuracy - 0.01,
+        "val_accuracy": accuracy,  # the gate decides on the validation split
+        "val_f1_macro": accuracy - 0.01,
+        "val_loss": 0.5,
+    }
     (root / "outputs" / "metrics.json").write_text(json.dumps(metrics))
     project = RenderedProject(
         root=root,

@@ -33,7 +33,7 @@ NAME = "iris-clf"
 def _build(uri: str, root: Path, accuracy: float, build: str, **gate: Any) -> ModelVersion:
     """One tracked build of the test blueprint, registered: what `mlflowctl build` does."""
     bp = make_blueprint(**gate)
-    run = make_project(root, accuracy, seed=len(build))
+    run = make_project(root, accuracy, seed=sum(map(ord, build)))  # other builds, other weights
     with Tracker(uri, bp, None, build_id=build, agent_digests={}) as tr:
         tr.log_training(run)
     assert tr.run_id is not None
