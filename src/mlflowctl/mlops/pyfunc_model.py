@@ -17,6 +17,10 @@ import mlflow
 class RenderedProjectModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     """``build_model(cfg)`` from the project's ``model.py`` with its safetensors state dict."""
 
+    # predict has no type hints on purpose (MLflow would read them as the input schema); this
+    # MLflow switch skips its type-hint inspection, and with it the "add type hints" warning
+    _skip_type_hint_validation = True
+
     def load_context(self, context: Any) -> None:
         import torch
         import yaml
