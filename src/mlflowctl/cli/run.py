@@ -155,6 +155,7 @@ def run(
                 # an unusable store or a dead server: reported before the workdir is written (X20)
                 from mlflowctl.mlops.store import prepare_store
 
+                console.timed(f"tracking: opening the store {settings.tracking.uri}")
                 prepare_store(settings.tracking.uri)
             pipeline = Pipeline.start(opts, view, force=force)
             pipeline.state["settings"] = settings

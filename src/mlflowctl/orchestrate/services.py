@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlflowctl import console
 from mlflowctl.blueprint.model import Blueprint
 from mlflowctl.blueprint.results import ModelVersion, RenderedProject, TrainingRun
 from mlflowctl.orchestrate.journal import atomic_write_text
@@ -188,6 +189,7 @@ def _train_tracked(
     validate_registry_spec(registry)  # B23: before any run exists
     resolved = _settings(settings, tracking_uri, agents_dir)
     uri = resolved.tracking.uri
+    console.timed(f"tracking: opening the store {uri}")
     prepare_store(uri)  # F8: a dead server fails here, before training
     outcome.tracking_uri = uri
     previous_runs = list(state.get("run_ids", []))
@@ -227,6 +229,7 @@ def _train_tracked(
             on_event=handle,
             scale=scale,
         )
+        console.timed("tracking: logging the model and metrics to MLflow")
         tracker.log_training(run)
         outcome.run = run
     return outcome

@@ -78,6 +78,8 @@ class EngineerPolicy(_Policy):
         "signal",
         "datetime",
         "traceback",
+        "logging",
+        "warnings",
         "numpy",
         "torch",
         "lightning",

@@ -305,22 +305,6 @@ class _EventTail:
         return events
 
 
-def _show(event: dict[str, Any], started: float) -> None:
-    elapsed = f"[{time.perf_counter() - started:6.1f}s]"
-    kind = event.get("event")
-    if kind == "start":
-        console.status(
-            f"{elapsed} training: up to {event.get('epochs')} epochs on "
-            f"{event.get('accelerator')} ({event.get('precision')})"
-        )
-    elif kind == "epoch":
-        metrics = event.get("metrics", {})
-        shown = "  ".join(
-            f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if isinstance(v, (int, float))
-        )
-        console.status(f"{elapsed} epoch {event.get('epoch')}  {shown}")
-
-
 def train(
     project: RenderedProject,
     *,
@@ -369,7 +353,7 @@ def _train_locked(
     tail = _EventTail(events_path, start)
     last_end: dict[str, Any] = {}
     received: list[int] = []
-    started = time.perf_counter()
+    view = console.TrainingView()
     with log_path.open("a", encoding="utf-8") as log:
         child = subprocess.Popen(
             command,
@@ -382,11 +366,12 @@ def _train_locked(
             preexec_fn=_die_with_parent(),
         )
         restore = _forward_signals(child, received)
+        view.launched(child.pid, "python train.py")
         try:
             while True:
                 done = child.poll() is not None
                 for event in tail.read():
-                    _show(event, started)
+                    view.event(event)
                     if event.get("event") == "end":
                         last_end = event
                     if on_event is not None:
@@ -395,6 +380,7 @@ def _train_locked(
                     break
                 time.sleep(_POLL_S)
         finally:
+            view.close()
             restore()
             if child.poll() is None:
                 child.kill()
