@@ -21,8 +21,11 @@ from mlflowctl.cli import audit as audit_cmd
 from mlflowctl.cli import build as build_cmd
 from mlflowctl.cli import design as design_cmd
 from mlflowctl.cli import doctor as doctor_cmd
+from mlflowctl.cli import export as export_cmd
+from mlflowctl.cli import predict as predict_cmd
 from mlflowctl.cli import registry as registry_cmd
 from mlflowctl.cli import run as run_cmd
+from mlflowctl.cli import serve as serve_cmd
 from mlflowctl.errors import EXIT_INTERNAL, EXIT_SIGINT, MlflowctlError
 
 # Recent typer vendors its own click (``typer._click``); catch usage errors from either copy.
@@ -93,6 +96,10 @@ app.command("build")(build_cmd.build)
 app.command("run")(run_cmd.run)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("audit")(audit_cmd.audit)
+app.command("predict")(predict_cmd.predict)
+app.command("forecast")(predict_cmd.forecast)
+app.command("serve")(serve_cmd.serve)
+app.command("export")(export_cmd.export)
 
 
 def _wants_json(argv: list[str]) -> bool:
