@@ -24,8 +24,6 @@ class CheckedModel:
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import pandas as pd
-        from mlflow.exceptions import MlflowException
-        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
         frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
         try:
@@ -38,7 +36,28 @@ class CheckedModel:
             return self.loaded.predict(checked)
         except InvalidInputError as exc:
             message = f"error: {exc.line()}" + (f" (hint: {exc.hint})" if exc.hint else "")
-            raise MlflowException(message, error_code=INVALID_PARAMETER_VALUE) from None
+            raise _bad_request(message) from None
+
+
+def _bad_request(message: str) -> Exception:
+    """An HTTP 400 whose message stays our one line.
+
+    MLflow's scoring server rewrites ``e.message`` to prepend the whole request payload; this
+    exception keeps the message it was made with (the payload can be large, or sensitive).
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    class BadRequest(MlflowException):
+        @property
+        def message(self) -> str:
+            return message
+
+        @message.setter
+        def message(self, value: str) -> None:
+            pass
+
+    return BadRequest(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 def app(loaded: LoadedModel) -> Any:
