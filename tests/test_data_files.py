@@ -52,7 +52,7 @@ def test_csv_classification_with_text_labels_and_categories(work: Path) -> None:
     assert d.X.shape == (60, 5) and d.X.dtype == np.float32
     assert d.missing_values == 1 and np.isnan(d.X[3, 0])
     assert any("one-hot encoded: color" in n for n in d.notes)
-    assert any("dropped non-numeric columns: customer_id" in n for n in d.notes)
+    assert any("dropped identifier-like columns: customer_id" in n for n in d.notes)
     p = profile("customers.csv", target="churn")
     assert p.source_kind == "file" and p.n_classes == 2 and p.missing_values == 1
     assert p.sha256 == hashlib.sha256((work / "customers.csv").read_bytes()).hexdigest()

@@ -4,6 +4,7 @@ training split, batches are slices of on-device tensors."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,16 @@ def _data_module(
 ) -> tuple[Any, dict[str, Any]]:
     files = render.render(make_blueprint(family, dataset), **kw)
     (tmp_path / "data.py").write_text(files["data.py"])
+    (tmp_path / "preprocessing.py").write_text(files["preprocessing.py"])
     spec = importlib.util.spec_from_file_location(f"data_{tmp_path.name}", tmp_path / "data.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules.pop("preprocessing", None)  # data.py imports its sibling preprocessing.py
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(tmp_path))
     return module, yaml.safe_load(files["config.yaml"])
 
 
@@ -38,7 +45,7 @@ def test_classification_split_is_stratified_and_scaled_on_train_only(tmp_path: P
     assert max(shares) - min(shares) < 0.02  # same class balance in every split
     assert np.allclose(s["x_train"].mean(axis=0), 0, atol=1e-5)
     assert not np.allclose(s["x_test"].mean(axis=0), 0, atol=1e-3)  # test is not re-centred
-    assert s["classes"] == ["0", "1"]
+    assert s["classes"] == ["malignant", "benign"]  # the data set's own class names
 
 
 def test_forecast_windows_are_built_after_the_chronological_split(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from mlflowctl.blueprint import metrics
 from mlflowctl.blueprint.model import Approach, Blueprint
+from mlflowctl.build.shaping import data_shaped
 from mlflowctl.design.catalog import family as family_spec
 from mlflowctl.errors import BlueprintError, CodegenError
 from mlflowctl.specs.policy import EngineerPolicy
@@ -27,6 +28,8 @@ from mlflowctl.specs.policy import EngineerPolicy
 TEMPLATE_FILES: dict[str, str] = {
     "model.py": "{kind}/model.py.j2",
     "data.py": "_common/data.py.j2",
+    "preprocessing.py": "_common/preprocessing.py.j2",
+    "predict.py": "_common/predict.py.j2",
     "train.py": "_common/train.py.j2",
     "evaluate.py": "_common/evaluate.py.j2",
     "README.md": "_common/README.md.j2",
@@ -143,12 +146,10 @@ def data_source(blueprint: Blueprint, data: str | None = None) -> str:
 
 def _requirements(source: str) -> tuple[str, ...]:
     if source.startswith("statsmodels:"):
-        return ("statsmodels", "pandas")
+        return ("statsmodels",)
     lowered = source.lower()
     if lowered.endswith(".parquet"):
-        return ("pandas", "pyarrow")
-    if lowered.endswith(".csv"):
-        return ("pandas",)
+        return ("pyarrow",)
     return ()
 
 
@@ -246,8 +247,8 @@ def context(
     policy: EngineerPolicy | None = None,
     rendered_on: str | None = None,
 ) -> RenderContext:
-    chosen = blueprint.approach(approach)
     source = data_source(blueprint, data)
+    chosen = data_shaped(blueprint, blueprint.approach(approach), source)
     policy = policy or EngineerPolicy()
     day = rendered_on or date.today().isoformat()
     family = chosen.model.family

@@ -41,6 +41,9 @@ def _columns_line(columns: list[str]) -> str:
     return shown + more
 
 
+columns_line = _columns_line  # "a, b, c (and N more)", for messages naming columns
+
+
 def load_file(ref: DataSourceRef, target: str | None, *, require_target: bool) -> LoadedData:
     path = Path(ref.path or ref.text)
     digest = checked_sha256(path, ref.text)
@@ -107,6 +110,9 @@ def _read_table(path: Path, label: str, suffix: str) -> Any:
             "data file has no rows or no columns", hint="check the file", location=label
         )
     return frame
+
+
+read_table = _read_table  # the raw table, for ``data.layout``
 
 
 def _date_index(frame: Any) -> Any | None:
@@ -195,8 +201,14 @@ def _series_from_frame(
     series, missing = fill_series(values, index)
     freq = frequency_of(index)
     notes = [f"series {column!r} indexed by {date_col!r}"]
-    if target is None and len(numeric) > 1:
-        notes.append(f"took the first numeric column; others: {_columns_line(numeric[1:])}")
+    others = [str(c) for c in numeric if c != column]
+    if target is None and others:
+        notes.append(f"took the first numeric column; others: {_columns_line(others)}")
+    if others:
+        notes.append(
+            f"covariates not used: {_columns_line(others)} (forecasts read only the history of "
+            f"{column!r}; multivariate input is not supported yet)"
+        )
     if missing:
         notes.append(f"{missing} missing values filled by time interpolation")
     if freq is None:
@@ -221,13 +233,22 @@ def _features(frame: Any) -> tuple[Any, list[str], list[str]]:
     import pandas as pd
     from pandas.api import types
 
+    from mlflowctl.data.shared import shared_preprocessing
+
+    rules = shared_preprocessing()
     parts: list[Any] = []
     notes: list[str] = []
     encoded: list[str] = []
     dropped: list[str] = []
+    identifiers: list[str] = []
+    constant: list[str] = []
     for name in frame.columns:
         col = frame[name]
-        if types.is_bool_dtype(col) or types.is_numeric_dtype(col):
+        if col.nunique(dropna=False) <= 1:
+            constant.append(name)
+        elif rules.is_identifier(str(name), col):
+            identifiers.append(name)
+        elif types.is_bool_dtype(col) or types.is_numeric_dtype(col):
             parts.append(col.astype(np.float32).rename(name))
         elif col.nunique(dropna=True) <= MAX_ONE_HOT_VALUES and not types.is_datetime64_any_dtype(
             col
@@ -241,6 +262,10 @@ def _features(frame: Any) -> tuple[Any, list[str], list[str]]:
         notes.append(f"one-hot encoded: {_columns_line(encoded)}")
     if dropped:
         notes.append(f"dropped non-numeric columns: {_columns_line(dropped)}")
+    if identifiers:
+        notes.append(f"dropped identifier-like columns: {_columns_line(identifiers)}")
+    if constant:
+        notes.append(f"dropped constant columns: {_columns_line(constant)}")
     if not parts:
         return np.zeros((len(frame), 0), dtype=np.float32), [], notes
     matrix = pd.concat(parts, axis=1)

@@ -75,6 +75,15 @@ def design(
         from mlflowctl.data import profile as profile_data
 
         profile = profile_data(data, target)
+        if profile.source_kind == "file" and profile.kind == "tabular" and profile.target is None:
+            from mlflowctl.data.files import columns_line
+
+            columns = columns_line(list(profile.dtypes))
+            raise InvalidInputError(
+                f"a table needs the column to predict; columns: {columns}",
+                hint="pass the column to predict with --target COLUMN",
+                location="--target",
+            )
     requirements = read_requirements(prompt, profile, data=data, target=target)
     policy, agent, mlops, spec = load_policies(agents_dir)
     if backend != "offline":

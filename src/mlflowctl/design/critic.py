@@ -124,8 +124,12 @@ def slug(req: Requirements, prompt: str) -> str:
     return f"{base}-{suffix}"
 
 
-def blueprint_id(prompt: str, source: str | None, spec_sha: str) -> str:
-    key = "\x1f".join([prompt, source or "", spec_sha, __version__])
+def blueprint_id(prompt: str, source: str | None, spec_sha: str, target: str | None = None) -> str:
+    """Prompt, data source, spec and version; the target column too when one is named."""
+    parts = [prompt, source or "", spec_sha, __version__]
+    if target:
+        parts.append(f"target={target}")
+    key = "\x1f".join(parts)
     return "bp-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
 
 
@@ -278,7 +282,12 @@ def assemble(
     rec = next((a for a in approaches if a["name"] == draft.recommended), approaches[0])
     data = {
         "provenance": {
-            "blueprint_id": blueprint_id(prompt, req.data_source, agent.sha256),
+            "blueprint_id": blueprint_id(
+                prompt,
+                req.data_source,
+                agent.sha256,
+                req.target or (profile.target if profile else None),
+            ),
             "prompt": prompt,
             "created_at": datetime.now(UTC).isoformat(),
             "tool_version": __version__,

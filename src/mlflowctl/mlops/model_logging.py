@@ -17,7 +17,7 @@ from typing import Any
 
 from mlflowctl.errors import TrainingError
 
-PIP_REQUIREMENTS = ["mlflow", "torch", "safetensors", "pyyaml", "numpy"]
+PIP_REQUIREMENTS = ["mlflow", "torch", "safetensors", "pyyaml", "numpy", "pandas"]
 
 
 def load_project_model(root: Path, weights: Path) -> Any:
@@ -37,29 +37,93 @@ def load_project_model(root: Path, weights: Path) -> Any:
     return model
 
 
+def _artifacts(root: Path, weights: Path) -> dict[str, str]:
+    """What the logged model carries; preprocessing only when the project wrote it."""
+    artifacts = {
+        "model_py": str(root / "model.py"),
+        "config": str(root / "config.yaml"),
+        "weights": str(weights),
+    }
+    prep_json = root / "outputs" / "preprocessing.json"
+    if prep_json.is_file() and (root / "preprocessing.py").is_file():
+        artifacts["preprocessing_py"] = str(root / "preprocessing.py")
+        artifacts["preprocessing"] = str(prep_json)
+    return artifacts
+
+
+def raw_input_example(root: Path) -> Any:
+    """``outputs/input_example.json`` as a DataFrame typed like the training columns.
+
+    Numeric feature columns keep their training dtype (integers stay integers: MLflow will not
+    read int64 input as float64), categorical ones become text (object): the signature MLflow
+    infers from it names every column and its type.
+    """
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    doc = json.loads((root / "outputs" / "input_example.json").read_text(encoding="utf-8"))
+    spec = json.loads((root / "outputs" / "preprocessing.json").read_text(encoding="utf-8"))
+    frame = pd.DataFrame(doc["data"], columns=doc["columns"])
+    roles = {c["name"]: c.get("role") for c in spec.get("columns", [])}
+    dtypes = {c["name"]: str(c.get("dtype", "float64")) for c in spec.get("columns", [])}
+    series = spec.get("series") or {}
+    for name in frame.columns:
+        role = roles.get(name)
+        if role == "categorical" or name == series.get("time_column"):
+            col = frame[name]
+            frame[name] = col.map(lambda v: None if v is None else str(v)).astype(object)
+        elif dtypes.get(name) == "bool":
+            frame[name] = frame[name].astype(bool)
+        elif dtypes.get(name, "").startswith(("int", "uint")):
+            frame[name] = frame[name].astype(np.int64)
+        else:
+            frame[name] = frame[name].astype(np.float64)
+    return frame
+
+
 def log_pickle_free_model(
     client: Any, experiment_id: str, run_id: str, root: Path, weights: Path
 ) -> str:
-    """Save the pyfunc locally, upload it as a READY LoggedModel; returns ``models:/<id>``."""
+    """Save the pyfunc locally, upload it as a READY LoggedModel; returns ``models:/<id>``.
+
+    With ``outputs/preprocessing.json`` the model takes raw rows (a DataFrame) and its signature
+    names the columns and types (docs/CONTRACTS.md "The logged model"); a project trained before
+    that file existed logs the tensor-in, tensor-out model.
+    """
     import numpy as np
-    import torch
     from mlflow.entities import LoggedModelOutput, LoggedModelStatus
     from mlflow.models import infer_signature
     from mlflow.pyfunc import save_model
 
-    example_path = root / "outputs" / "input_example.npy"
-    for needed in (root / "model.py", root / "config.yaml", weights, example_path):
+    from mlflowctl.mlops.pyfunc_model import ProjectPredictor
+
+    for needed in (root / "model.py", root / "config.yaml", weights):
         if not needed.is_file():
             raise TrainingError(
                 "the trained project lacks a file the model needs",
                 hint="train the project to the end first (mlflowctl build)",
                 location=str(needed),
             )
-    example = np.load(example_path, allow_pickle=False).astype(np.float32)
-    model = load_project_model(root, weights)
-    with torch.no_grad():
-        prediction = model(torch.from_numpy(example)).cpu().numpy()
-    signature = infer_signature(example, prediction)
+    artifacts = _artifacts(root, weights)
+    predictor = ProjectPredictor(artifacts)
+    example: Any
+    if "preprocessing" in artifacts and (root / "outputs" / "input_example.json").is_file():
+        example = raw_input_example(root)
+    else:
+        example_path = root / "outputs" / "input_example.npy"
+        if not example_path.is_file():
+            raise TrainingError(
+                "the trained project lacks a file the model needs",
+                hint="train the project to the end first (mlflowctl build)",
+                location=str(example_path),
+            )
+        example = np.load(example_path, allow_pickle=False).astype(np.float32)
+    prediction = predictor.predict(example)
+    with warnings.catch_warnings():  # integer columns are kept integers on purpose (see above)
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = infer_signature(example, prediction)
     code = Path(__file__).with_name("pyfunc_model.py")
     logged = client.create_logged_model(
         experiment_id, name="model", source_run_id=run_id, model_type="pytorch-pyfunc"
@@ -67,20 +131,14 @@ def log_pickle_free_model(
     try:
         with tempfile.TemporaryDirectory(prefix="mlflowctl-model-") as tmp:
             local = Path(tmp, "model")
-            with warnings.catch_warnings():  # "add type hints": deliberately absent (no schema)
-                warnings.simplefilter("ignore", UserWarning)
-                save_model(
-                    path=str(local),
-                    python_model=str(code),
-                    artifacts={
-                        "model_py": str(root / "model.py"),
-                        "config": str(root / "config.yaml"),
-                        "weights": str(weights),
-                    },
-                    signature=signature,
-                    input_example=example,
-                    pip_requirements=PIP_REQUIREMENTS,
-                )
+            save_model(
+                path=str(local),
+                python_model=str(code),
+                artifacts=artifacts,
+                signature=signature,
+                input_example=example,
+                pip_requirements=PIP_REQUIREMENTS,
+            )
             client.log_model_artifacts(logged.model_id, str(local))
     except BaseException:
         client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)
