@@ -222,8 +222,9 @@ def sunspots_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = build_registered(tmp_path_factory.mktemp("sun"), "mlp", "sunspots")
     import statsmodels.api as sm
 
-    frame = sm.datasets.sunspots.load_pandas().data
-    frame.to_csv(root / "sunspots.csv", index=False)
+    # the logged model names the series column of a bundled data set "value" (CONTRACTS.md)
+    series = sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"]
+    series.rename("value").to_frame().to_csv(root / "sunspots.csv", index=False)
     return root
 
 
@@ -239,7 +240,7 @@ def test_forecast_next_h_on_bundled_series(sunspots_store: Path) -> None:
     out = pd.read_csv(sunspots_store / "f.csv")
     assert list(out["step"]) == [1, 2, 3, 4, 5] and out["forecast"].notna().all()
 
-    (sunspots_store / "short.csv").write_text("YEAR,SUNACTIVITY\n1700,5\n1701,11\n")
+    (sunspots_store / "short.csv").write_text("value\n5\n11\n")
     proc = mlflowctl("forecast", "test-model@champion", "--input", "short.csv", cwd=sunspots_store)
     assert proc.returncode == 2 and "shorter than the model's window" in proc.stderr
     proc = mlflowctl("predict", "test-model@champion", "--input", "short.csv", cwd=sunspots_store)
