@@ -20,8 +20,11 @@ from mlflowctl.cli import audit as audit_cmd
 from mlflowctl.cli import build as build_cmd
 from mlflowctl.cli import design as design_cmd
 from mlflowctl.cli import doctor as doctor_cmd
+from mlflowctl.cli import export as export_cmd
+from mlflowctl.cli import predict as predict_cmd
 from mlflowctl.cli import registry as registry_cmd
 from mlflowctl.cli import run as run_cmd
+from mlflowctl.cli import serve as serve_cmd
 from mlflowctl.cli import tune as tune_cmd
 from mlflowctl.errors import EXIT_INTERNAL, EXIT_SIGINT, MlflowctlError
 from mlflowctl.settings import Settings
@@ -97,6 +100,10 @@ app.command("run")(run_cmd.run)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("audit")(audit_cmd.audit)
 app.command("tune")(tune_cmd.tune)
+app.command("predict")(predict_cmd.predict)
+app.command("forecast")(predict_cmd.forecast)
+app.command("serve")(serve_cmd.serve)
+app.command("export")(export_cmd.export)
 
 
 def _wants_json(argv: list[str]) -> bool:

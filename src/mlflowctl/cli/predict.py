@@ -1,0 +1,191 @@
+"""``mlflowctl predict`` and ``mlflowctl forecast``: batch inference with a registered model.
+
+Cheap to import: pandas, mlflow and torch are loaded inside the commands (``mlops.inference``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mlflowctl import console
+
+MODEL_ARG_HELP = "NAME@ALIAS (e.g. iris-classifier@champion), NAME/VERSION or a models:/ URI."
+
+UriOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the mlops-architect "
+        "policy's tracking_uri, else sqlite:///mlflow.db in the current directory).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
+InputOpt = Annotated[
+    Path, typer.Option("--input", "-i", help="CSV or Parquet file (.parquet) of raw rows.")
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Write here (CSV, or Parquet by suffix); default: CSV on stdout."
+    ),
+]
+
+
+def tracking_uri_of(ctx: typer.Context, flag: str | None) -> str:
+    """The project's one tracking-URI rule (the command's Settings): flag, env, mlops policy,
+    sqlite:///mlflow.db in the current directory."""
+    from mlflowctl.settings import current
+
+    return current(ctx).with_tracking_uri(flag).tracking.uri
+
+
+def _load(model: str, uri: str) -> Any:
+    from mlflowctl.mlops.inference import load
+
+    console.status(f"loading {model}")
+    loaded = load(uri, model)
+    for note in loaded.notes:
+        console.warn(note)
+    return loaded
+
+
+def _finish(sink: Any, output: Path | None, as_json: bool, summary: dict[str, Any]) -> None:
+    if output is None and as_json:
+        import pandas as pd
+
+        data = pd.read_csv(sink.tmp) if sink.rows else pd.DataFrame()
+        sink.abort()
+        console.print_json({**summary, "predictions": data.to_dict(orient="records")})
+        return
+    sink.commit()
+    if as_json:
+        console.print_json({**summary, "output": str(output)})
+    elif output is not None:
+        console.status(f"wrote {sink.rows} rows to {output}")
+
+
+def predict(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help=MODEL_ARG_HELP)],
+    input: InputOpt,
+    output: OutputOpt = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key",
+            help="Input column to copy into the output (repeatable; default: the identifier "
+            "columns training dropped, else a 'row' number).",
+        ),
+    ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option("--chunk-rows", min=1, help="Rows per chunk (bounds memory).")
+    ] = 10_000,
+    tracking_uri: UriOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Batch inference on a CSV or Parquet file: key columns + prediction (+ proba_<class>).
+
+    Forecasting models: use `mlflowctl forecast` (the next H values after the history).
+    """
+    from mlflowctl.errors import InvalidInputError
+    from mlflowctl.mlops.batch_io import AtomicTable, iter_frames
+
+    loaded = _load(model, tracking_uri_of(ctx, tracking_uri))
+    if loaded.task == "forecasting":
+        raise InvalidInputError(
+            f"{model} is a forecaster",
+            hint=f"use `mlflowctl forecast {model} --input FILE --horizon H`",
+            location="MODEL",
+        )
+    sink = AtomicTable(output)
+    try:
+        for first, frame in iter_frames(
+            input, chunk_rows=chunk_rows, text_columns=loaded.categorical_columns()
+        ):
+            keys = _keys(frame, key, loaded.identifier_columns(), str(input))
+            features = frame.drop(columns=[k for k in key or [] if k in frame.columns])
+            checked = loaded.check(features, first_row=first, source=str(input))
+            result = loaded.predict(checked)
+            if keys is None:
+                result.insert(0, "row", range(first, first + len(frame)))
+            else:
+                for i, name in enumerate(keys):
+                    result.insert(i, name, frame[name].to_numpy())
+            sink.write(result)
+    except BaseException:
+        sink.abort()
+        raise
+    summary = {"model": model, "version": loaded.ref.version, "rows": sink.rows}
+    _finish(sink, output, as_json, summary)
+
+
+def _keys(frame: Any, asked: list[str] | None, ids: list[str], source: str) -> list[str] | None:
+    from mlflowctl.errors import InvalidInputError
+
+    if asked:
+        missing = [k for k in asked if k not in frame.columns]
+        if missing:
+            raise InvalidInputError(
+                f"--key column {missing[0]!r} is not in the input",
+                hint=f"input columns: {', '.join(map(str, frame.columns[:12]))}",
+                location="--key",
+            )
+        return list(asked)
+    present = [k for k in ids if k in frame.columns]
+    return present or None
+
+
+def forecast(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help=MODEL_ARG_HELP)],
+    input: Annotated[
+        Path,
+        typer.Option("--input", "-i", help="CSV or Parquet: the series' history, oldest first."),
+    ],
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon",
+            "-H",
+            min=1,
+            max=10_000,
+            help="Steps ahead (default: the "
+            "model's horizon; longer ones roll the model forward on its forecasts).",
+        ),
+    ] = None,
+    output: OutputOpt = None,
+    tracking_uri: UriOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The next H values after the input's last observation: step, forecast (, time)."""
+    import pandas as pd
+
+    from mlflowctl.errors import InvalidInputError
+    from mlflowctl.mlops.batch_io import AtomicTable, iter_frames
+
+    loaded = _load(model, tracking_uri_of(ctx, tracking_uri))
+    if loaded.task != "forecasting":
+        raise InvalidInputError(
+            f"{model} is a {loaded.task} model, not a forecaster",
+            hint=f"use `mlflowctl predict {model} --input FILE`",
+            location="MODEL",
+        )
+    history = pd.concat([f for _, f in iter_frames(input)], ignore_index=True)
+    checked = loaded.check(history, source=str(input))
+    result = loaded.forecast(checked, horizon)
+    sink = AtomicTable(output)
+    try:
+        sink.write(result)
+    except BaseException:
+        sink.abort()
+        raise
+    summary = {
+        "model": model,
+        "version": loaded.ref.version,
+        "horizon": len(result),
+        "history": len(history),
+    }
+    _finish(sink, output, as_json, summary)
