@@ -20,6 +20,7 @@ from mlflowctl.cli import audit as audit_cmd
 from mlflowctl.cli import build as build_cmd
 from mlflowctl.cli import design as design_cmd
 from mlflowctl.cli import doctor as doctor_cmd
+from mlflowctl.cli import monitor as monitor_cmd
 from mlflowctl.cli import registry as registry_cmd
 from mlflowctl.cli import run as run_cmd
 from mlflowctl.cli import tune as tune_cmd
@@ -97,6 +98,7 @@ app.command("run")(run_cmd.run)
 app.command("doctor")(doctor_cmd.doctor)
 app.command("audit")(audit_cmd.audit)
 app.command("tune")(tune_cmd.tune)
+app.command("monitor")(monitor_cmd.monitor)
 
 
 def _wants_json(argv: list[str]) -> bool:
