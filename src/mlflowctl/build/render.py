@@ -34,6 +34,7 @@ TEMPLATE_FILES: dict[str, str] = {
     "train.py": "_common/train.py.j2",
     "evaluate.py": "_common/evaluate.py.j2",
     "baselines.py": "_common/baselines.py.j2",
+    "reference.py": "_common/reference.py.j2",
     "README.md": "_common/README.md.j2",
     "requirements.txt": "_common/requirements.txt.j2",
     ".claude/tasks/ml-engineer-tasks.md": "_common/tasks.md.j2",

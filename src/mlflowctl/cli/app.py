@@ -21,6 +21,7 @@ from mlflowctl.cli import build as build_cmd
 from mlflowctl.cli import design as design_cmd
 from mlflowctl.cli import doctor as doctor_cmd
 from mlflowctl.cli import export as export_cmd
+from mlflowctl.cli import monitor as monitor_cmd
 from mlflowctl.cli import predict as predict_cmd
 from mlflowctl.cli import registry as registry_cmd
 from mlflowctl.cli import run as run_cmd
@@ -104,6 +105,7 @@ app.command("predict")(predict_cmd.predict)
 app.command("forecast")(predict_cmd.forecast)
 app.command("serve")(serve_cmd.serve)
 app.command("export")(export_cmd.export)
+app.command("monitor")(monitor_cmd.monitor)
 
 
 def _wants_json(argv: list[str]) -> bool:

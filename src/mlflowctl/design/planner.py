@@ -259,13 +259,11 @@ def _infrastructure(
 ) -> dict[str, Any]:
     metric, threshold, _ = gate_of(req, n_outputs, mlops)
     direction = "maximize" if metric in MAXIMIZE else "minimize"
-    if profile is not None and profile.kind == "tabular" and profile.feature_names:
-        features = list(profile.feature_names[:30])
-    elif req.modality == "image":
-        features = ["pixel_mean", "pixel_std", "pixel_max"]
-    elif req.modality == "sequence":
-        name = (profile.target if profile else None) or "series_value"
-        features = [name, f"{name}_diff", f"{name}_rolling_std"]
+    # real column names (what `mlflowctl monitor` compares), else "all_input_features"
+    if profile is not None and profile.kind == "tabular" and 0 < len(profile.feature_names) <= 30:
+        features = list(profile.feature_names)
+    elif req.modality == "sequence" and profile is not None and profile.target:
+        features = [profile.target]
     else:
         features = ["all_input_features"]
     tags = {"data": req.data_source or "unspecified"}
@@ -284,7 +282,7 @@ def _infrastructure(
         "monitoring": {
             "features": features,
             "drift_metric": "psi",
-            "drift_threshold": 0.2,
+            "drift_threshold": mlops.drift_psi_threshold,
             "performance_metric": metric,
             "performance_threshold": threshold,
         },

@@ -48,6 +48,9 @@ def _artifacts(root: Path, weights: Path) -> dict[str, str]:
     if prep_json.is_file() and (root / "preprocessing.py").is_file():
         artifacts["preprocessing_py"] = str(root / "preprocessing.py")
         artifacts["preprocessing"] = str(prep_json)
+    reference = root / "outputs" / "reference_profile.json"
+    if reference.is_file():  # what `mlflowctl monitor` compares new data with
+        artifacts["reference_profile"] = str(reference)
     return artifacts
 
 

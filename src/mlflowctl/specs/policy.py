@@ -108,6 +108,11 @@ class MlopsPolicy(_Policy):
     stale_after_seconds: Annotated[int, Field(ge=10, le=86_400)] = 300
     #: params, tags and metrics are logged in batches of at most this many
     log_batch_size: Annotated[int, Field(ge=1, le=100)] = 100
+    #: ``monitor``: a feature drifts when its PSI exceeds this (written into the blueprint's
+    #: ``monitoring.drift_threshold`` by the planner; used when no blueprint is found) ...
+    drift_psi_threshold: Annotated[FiniteFloat, Field(gt=0, le=100)] = 0.2
+    #: ... and its two-sample test (KS / chi-squared) p-value is below this
+    drift_pvalue: Annotated[FiniteFloat, Field(gt=0, lt=1)] = 0.01
 
 
 Phase = Literal["design", "build", "train", "evaluate", "register", "promote"]
