@@ -65,7 +65,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_TRACKING_UNAVAILABLE: "tracking server unavailable",
     EXIT_REGISTRY_CONFLICT: "conflict: registry alias/version, or a lock held elsewhere",
     EXIT_GATE_FAILED: "promotion gate not passed; the challenger stays",
-    EXIT_AUDIT_FINDINGS: "audit found an issue at or above --fail-on",
+    EXIT_AUDIT_FINDINGS: "audit found an issue at or above --fail-on; monitor found drift",
     EXIT_SIGINT: "interrupted (SIGINT)",
     EXIT_SIGTERM: "terminated (SIGTERM)",
 }
