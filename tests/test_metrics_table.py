@@ -34,7 +34,7 @@ def test_the_blueprint_closed_sets_are_the_table_and_the_registry() -> None:
 
 
 def test_metric_names_and_directions_are_unchanged() -> None:
-    from mlflowctl.build.render import VAL_METRICS
+    from mlflowctl.build.config import VAL_METRICS
     from mlflowctl.design.critic import MAXIMIZE, tracked_metrics
 
     assert {

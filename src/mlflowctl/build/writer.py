@@ -181,7 +181,7 @@ def build(
 def _write_locked(root: Path, files: dict[str, str]) -> None:
     from filelock import FileLock, Timeout
 
-    from mlflowctl.train.runner import folder_lock
+    from mlflowctl.train.locks import folder_lock
 
     try:
         root.parent.mkdir(parents=True, exist_ok=True)

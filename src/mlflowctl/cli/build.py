@@ -120,7 +120,7 @@ def build(
     from mlflowctl.blueprint.checks import fsdp_problem
     from mlflowctl.blueprint.model import Blueprint
     from mlflowctl.build import writer as workspace
-    from mlflowctl.train.runner import Scale, check_scale
+    from mlflowctl.train.scale import Scale, check_scale
 
     scale = Scale(devices, num_nodes, strategy, accumulate)
     bp = Blueprint.load(blueprint)

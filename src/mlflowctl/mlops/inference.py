@@ -10,13 +10,13 @@ so the logged model's contract (docs/CONTRACTS.md, "The logged model") is read i
 
 Raw input is checked against what training saw before the model runs, so a wrong column, type,
 unseen category, missing value, image size or short series is one ``InvalidInputError`` naming the
-row, column or shape and what was expected (exit 2 on the CLI, HTTP 400 from ``serve``).
+row, column or shape and what was expected (exit 2 on the CLI, HTTP 400 from ``serve``); those
+checks are in ``mlops.input_checks``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -24,10 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from mlflowctl.errors import InvalidInputError
+from mlflowctl.mlops.input_checks import (
+    check_image,
+    check_legacy,
+    check_series,
+    check_tabular,
+    series_column,
+)
 
 _VERSION_RE = re.compile(r"^(?P<name>[^@/]+)/(?P<version>\d+)$")
 _ALIAS_RE = re.compile(r"^(?P<name>[^@/]+)@(?P<alias>[A-Za-z0-9_\-]+)$")
-_TIME_RE = re.compile(r"^(year|date|time|timestamp|ds|t|month|day)$", re.IGNORECASE)
 MODEL_HELP = "NAME@ALIAS (e.g. iris-classifier@champion), NAME/VERSION or a models:/ URI"
 
 
@@ -149,153 +155,18 @@ class LoadedModel:
     def check(self, frame: Any, *, first_row: int = 1, source: str = "input") -> Any:
         """The frame with numeric columns as numbers, or one error naming row/column/shape."""
         if self.task == "forecasting":
-            return self._check_series(frame, source)
+            return check_series(frame, self.series_column(frame), self.lookback, source)
         if self.legacy:
-            return self._check_legacy(frame, source)
-        if self.kind == "image":
-            return self._check_image(frame, source)
-        return self._check_tabular(frame, first_row, source)
-
-    def _check_tabular(self, frame: Any, first_row: int, source: str) -> Any:
-        import pandas as pd
-
+            return check_legacy(frame, self.input_shape, self.kind, source)
         assert self.prep is not None
         columns = self.prep.get("columns") or []
-        missing = [c["name"] for c in columns if c["name"] not in frame.columns]
-        if missing:
-            expected = ", ".join(c["name"] for c in columns)
-            raise InvalidInputError(
-                f"missing column(s) {', '.join(map(repr, missing))}; the model was trained on "
-                f"{expected}",
-                hint="name the columns as in the training file (extra columns are ignored)",
-                location=source,
-            )
-        out = frame.copy()
-        for c in columns:
-            name, col = c["name"], frame[c["name"]]
-            if c.get("role") == "categorical":
-                known = [str(k) for k in c.get("categories", [])]
-                text = col.astype("string")
-                bad = col.notna() & ~text.isin(known)
-                if bad.any():
-                    row = int(bad.to_numpy().nonzero()[0][0])
-                    shown = ", ".join(known[:10]) + (" ..." if len(known) > 10 else "")
-                    raise InvalidInputError(
-                        f"row {first_row + row}, column {name!r}: unseen category "
-                        f"{str(text.iloc[row])!r} (training saw: {shown})",
-                        hint="use a category the model was trained on",
-                        location=source,
-                    )
-                out[name] = col.astype(object).where(col.notna(), None)
-                continue
-            values = pd.to_numeric(col, errors="coerce")
-            wrong = col.notna() & values.isna()
-            if wrong.any():
-                row = int(wrong.to_numpy().nonzero()[0][0])
-                raise InvalidInputError(
-                    f"row {first_row + row}, column {name!r}: {str(col.iloc[row])!r} is not a "
-                    f"number (trained as {c.get('dtype', 'float64')})",
-                    hint="fix the value or drop the row",
-                    location=source,
-                )
-            if values.isna().any() and not c.get("indicator"):
-                row = int(values.isna().to_numpy().nonzero()[0][0])
-                raise InvalidInputError(
-                    f"row {first_row + row}, column {name!r}: missing value (NaN), but the "
-                    "training data had none in this column",
-                    hint="fill the value or drop the row",
-                    location=source,
-                )
-            out[name] = values.astype("float64")  # the signature reads numbers as double
-        return out
-
-    def _check_image(self, frame: Any, source: str) -> Any:
-        assert self.prep is not None
-        names = [c["name"] for c in self.prep.get("columns") or []]
-        shape = "x".join(str(d) for d in self.input_shape)
-        missing = [n for n in names if n not in frame.columns]
-        if missing:
-            raise InvalidInputError(
-                f"image of the wrong size: {len(names)} pixel columns expected ({shape}: "
-                f"{names[0]} ... {names[-1]}), input has {len(frame.columns)} columns, "
-                f"missing {missing[0]!r}",
-                hint="send one row per image with every pixel column",
-                location=source,
-            )
-        return frame
-
-    def _check_legacy(self, frame: Any, source: str) -> Any:
-        numeric = frame.select_dtypes("number")
-        need = math.prod(self.input_shape)
-        if numeric.shape[1] != need:
-            what = "pixels" if self.kind == "image" else "numeric feature columns"
-            raise InvalidInputError(
-                f"expected {need} {what} (input shape {self.input_shape}), the input has "
-                f"{numeric.shape[1]}: {', '.join(map(str, numeric.columns[:8]))}",
-                hint="pass exactly the model's features (mark key columns with --key)",
-                location=source,
-            )
-        if numeric.isna().to_numpy().any():
-            rows, cols = numeric.isna().to_numpy().nonzero()
-            raise InvalidInputError(
-                f"row {int(rows[0]) + 1}, column {numeric.columns[cols[0]]!r}: missing value (NaN)",
-                hint="fill the value or drop the row",
-                location=source,
-            )
-        return numeric
+        if self.kind == "image":
+            return check_image(frame, [c["name"] for c in columns], self.input_shape, source)
+        return check_tabular(frame, columns, first_row, source)
 
     def series_column(self, frame: Any) -> str:
-        s = (self.prep or {}).get("series") or {}
-        name = s.get("column") or self.cfg["data"].get("target")
-        if name:
-            return str(name)
-        source = str(self.cfg["data"].get("source") or "")
-        if source.count(":") == 2:  # statsmodels:<set>:<column>
-            return source.rsplit(":", 1)[1]
-        numeric = [c for c in frame.select_dtypes("number").columns if not _TIME_RE.match(str(c))]
-        if len(numeric) != 1:
-            raise InvalidInputError(
-                f"cannot tell the series column among {len(numeric)} numeric columns",
-                hint="give the history as one numeric column",
-                location="input",
-            )
-        return str(numeric[0])
-
-    def _check_series(self, frame: Any, source: str) -> Any:
-        import pandas as pd
-
-        name = self.series_column(frame)
-        if name not in frame.columns:
-            raise InvalidInputError(
-                f"missing column {name!r}: the model forecasts that series",
-                hint=f"give the history as a column named {name!r}, oldest first",
-                location=source,
-            )
-        values = pd.to_numeric(frame[name], errors="coerce")
-        wrong = frame[name].notna() & values.isna()
-        if wrong.any():
-            row = int(wrong.to_numpy().nonzero()[0][0])
-            raise InvalidInputError(
-                f"row {row + 1}, column {name!r}: {str(frame[name].iloc[row])!r} is not a number",
-                location=source,
-            )
-        if values.isna().any():
-            row = int(values.isna().to_numpy().nonzero()[0][0])
-            raise InvalidInputError(
-                f"row {row + 1}, column {name!r}: missing value (NaN) in the history",
-                hint="fill the gap (e.g. interpolate) first",
-                location=source,
-            )
-        if len(values) < self.lookback:
-            raise InvalidInputError(
-                f"series of {len(values)} values is shorter than the model's window "
-                f"(lookback {self.lookback})",
-                hint=f"give at least the last {self.lookback} observations, oldest first",
-                location=source,
-            )
-        out = frame.copy()
-        out[name] = values.astype("float64")
-        return out
+        """The column holding the series to forecast (see ``input_checks.series_column``)."""
+        return series_column(frame, self.prep, self.cfg)
 
     # ---- prediction ---------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ points at a version whose tags record ``previous_champion``, ``promoted_at``,
 ``promoted_by_build`` and ``promotion_reason`` (tags are written before the alias moves);
 ``@challenger`` never equals ``@champion``; rollback moves an alias and never deletes a version.
 Alias changes happen under a file lock and are re-read afterwards (post-write verification).
+The gate's decision and the metrics it reads off a version are in ``mlops.gate``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ from mlflowctl.errors import (
     RegistryConflictError,
     TrainingError,
 )
+from mlflowctl.mlops.gate import (
+    TAG_BASELINE,
+    baseline_of,
+    best_baseline,
+    gate_decision,
+    metric_of,
+    metric_tag,
+    val_metric,
+)
 from mlflowctl.mlops.store import client, store_lock
 
 TAG_BUILD = "mlflowctl.build_id"
@@ -30,7 +40,6 @@ TAG_SHA = "weights_sha256"
 TAG_PREV = "previous_champion"
 TAG_GATE = "mlflowctl.gate"
 TAG_ALIASES = "mlflowctl.aliases"
-TAG_BASELINE = "baseline_best"
 
 
 def _now() -> str:
@@ -65,10 +74,6 @@ def validate_registry_spec(registry: RegistrySpec) -> None:
                     hint="pick a name of letters, digits, '-', '_' and '.'",
                     location=f"infrastructure.registry.{field}",
                 ) from None
-
-
-def _metric_tag(metric: str) -> str:
-    return f"metric.{metric}"
 
 
 def _version(c: Any, name: str, version: int | str) -> Any:
@@ -140,74 +145,6 @@ def _create_once(c: Any, name: str, run_id: str, model_uri: str, tags: dict[str,
     if existing is None and last is not None:
         raise last
     return existing
-
-
-def val_metric(metric: str) -> str:
-    """The validation variant of a gate metric: the gate decides on it, never on the test split."""
-    return "val_" + metric[len("test_") :] if metric.startswith("test_") else metric
-
-
-def best_baseline(
-    metrics: dict[str, float], metric: str, direction: str
-) -> tuple[str, float] | None:
-    """The best ``baseline.<name>.<metric>`` in ``metrics`` (NaN ignored), or None."""
-    found = [
-        (key.split(".", 2)[1], float(v))
-        for key, v in metrics.items()
-        if key.startswith("baseline.") and key.endswith("." + metric) and v == v
-    ]
-    if not found:
-        return None
-    pick = max if direction == "maximize" else min
-    return pick(found, key=lambda item: item[1])
-
-
-def _gate_decision(
-    gate: PromotionGate,
-    value: float | None,
-    champion: float | None,
-    baseline: tuple[str, float] | None = None,
-) -> tuple[bool, str]:
-    metric = val_metric(gate.metric)
-    if value is None:
-        return False, f"challenger has no {metric} metric"
-    sign = 1.0 if gate.direction == "maximize" else -1.0
-    if baseline is not None:
-        name, base = baseline
-        bar = base + sign * gate.min_improvement
-        if sign * (value - bar) < 0:
-            op, pm = ("<", "+") if sign > 0 else (">", "-")
-            return False, (
-                f"{metric} {value:.4g} {op} baseline {name} {base:.4g} {pm} margin "
-                f"{gate.min_improvement:g}"
-            )
-    if gate.threshold is not None and sign * (value - gate.threshold) < 0:
-        return False, f"{metric} {value:.4g} misses the threshold {gate.threshold:.4g}"
-    beats = "" if baseline is None else f", beats baseline {baseline[0]} {baseline[1]:.4g}"
-    if champion is None:
-        return True, f"first version to pass the gate ({metric} {value:.4g}{beats})"
-    gain = value - champion if gate.direction == "maximize" else champion - value
-    if gain <= 0 or gain < gate.min_improvement:
-        return False, (
-            f"{metric} {value:.4g} does not beat the champion's {champion:.4g} "
-            f"by {gate.min_improvement:g} ({gate.direction})"
-        )
-    return True, f"{metric} {value:.4g} beats the champion's {champion:.4g}{beats}"
-
-
-def _baseline_of(mv: Any) -> tuple[str, float] | None:
-    name, value = mv.tags.get(TAG_BASELINE), mv.tags.get(_metric_tag(TAG_BASELINE))
-    return None if not name or value is None else (str(name), float(value))
-
-
-def _metric_of(c: Any, mv: Any, metric: str) -> float | None:
-    tag = mv.tags.get(_metric_tag(metric))
-    if tag is not None:
-        return float(tag)
-    if mv.run_id:
-        value = c.get_run(mv.run_id).data.metrics.get(metric)
-        return None if value is None else float(value)
-    return None
 
 
 def _model(c: Any, name: str) -> Any:
@@ -307,10 +244,10 @@ def register_challenger(
     for key in {registry.gate.metric, metric}:
         value = training_run.metrics.get(key)
         if value is not None:
-            tags[_metric_tag(key)] = repr(float(value))
+            tags[metric_tag(key)] = repr(float(value))
     best = best_baseline(training_run.metrics, metric, registry.gate.direction)
     if best is not None:
-        tags[TAG_BASELINE], tags[_metric_tag(TAG_BASELINE)] = best[0], repr(best[1])
+        tags[TAG_BASELINE], tags[metric_tag(TAG_BASELINE)] = best[0], repr(best[1])
         c.set_tag(run_id, TAG_BASELINE, best[0])
     _ensure_registered_model(c, registry)
     mv = _find_by_build(c, name, build_id) or _create_once(c, name, run_id, model_uri, tags)
@@ -342,8 +279,8 @@ def apply_gate(
             c.set_model_version_tag(name, mv.version, "gate_result", reason)
             return _to_result(c, name, champ.version, True, reason)
         metric = val_metric(gate.metric)
-        champ_value = None if champ is None else _metric_of(c, champ, metric)
-        ok, reason = _gate_decision(gate, _metric_of(c, mv, metric), champ_value, _baseline_of(mv))
+        champ_value = None if champ is None else metric_of(c, champ, metric)
+        ok, reason = gate_decision(gate, metric_of(c, mv, metric), champ_value, baseline_of(mv))
         if not ok:
             c.set_model_version_tag(name, mv.version, "gate_result", reason[:5000])
             return _to_result(c, name, mv.version, False, reason)
@@ -385,9 +322,9 @@ def promote(tracking_uri: str, name: str, version: int, *, force: bool = False) 
                 champ_value = None
                 metric = val_metric(gate.metric)
                 if champ is not None and int(champ.version) != int(mv.version):
-                    champ_value = _metric_of(c, champ, metric)
-                ok, reason = _gate_decision(
-                    gate, _metric_of(c, mv, metric), champ_value, _baseline_of(mv)
+                    champ_value = metric_of(c, champ, metric)
+                ok, reason = gate_decision(
+                    gate, metric_of(c, mv, metric), champ_value, baseline_of(mv)
                 )
                 if not ok:
                     raise GateFailedError(

@@ -48,7 +48,7 @@ from mlflowctl.mlops.store import (
     tracking_errors,
 )
 from mlflowctl.specs.policy import MlopsPolicy
-from mlflowctl.train.runner import sha256_file
+from mlflowctl.train.checkpoints import sha256_file
 
 #: epochs finishing within this many seconds share one store write
 _COALESCE_S = 1.0

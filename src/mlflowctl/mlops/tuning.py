@@ -190,7 +190,7 @@ def log_trial_model(uri: str, run_id: str, blueprint: Blueprint, run: TrainingRu
     from mlflow.entities import Metric
 
     from mlflowctl.mlops.model_logging import log_pickle_free_model
-    from mlflowctl.train.runner import sha256_file
+    from mlflowctl.train.checkpoints import sha256_file
 
     c = client(uri)
     logged = c.get_run(run_id).data.tags.get("mlflowctl.model_uri")

@@ -144,7 +144,7 @@ def phase_train(p: Pipeline) -> dict[str, Any]:
     from mlflowctl.build.writer import open_project
     from mlflowctl.errors import WorkspaceError
     from mlflowctl.orchestrate.services import train_tracked
-    from mlflowctl.train.runner import recover_checkpoint
+    from mlflowctl.train.checkpoints import recover_checkpoint
 
     bp = _blueprint(p)
     project = open_project(_build_dir(p))

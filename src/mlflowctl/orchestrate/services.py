@@ -24,7 +24,7 @@ from mlflowctl.orchestrate.journal import atomic_write_text
 
 if TYPE_CHECKING:
     from mlflowctl.settings import Settings
-    from mlflowctl.train.runner import Scale
+    from mlflowctl.train.scale import Scale
 
 EventHandler = Callable[[dict[str, Any]], None]
 AGENTS = ("ml-architect", "ml-engineer", "mlops-architect", "ml-orchestrator")
@@ -125,9 +125,9 @@ def train_tracked(
     folder's training lock is held throughout: nothing in the folder (its state, a checkpoint to
     recover) is touched while another process trains it (X3).
     """
-    from mlflowctl.train import runner as trainer
+    from mlflowctl.train.locks import folder_lock
 
-    with trainer.folder_lock(project.root):
+    with folder_lock(project.root):
         return _train_tracked(
             blueprint, project, tracking_uri=tracking_uri, track=track, max_epochs=max_epochs,
             accelerator=accelerator, resume=resume, on_event=on_event,
@@ -151,6 +151,7 @@ def _train_tracked(
     scale: Scale | None,
 ) -> BuildOutcome:
     from mlflowctl.train import runner as trainer
+    from mlflowctl.train.checkpoints import recover_checkpoint
 
     approach = blueprint.approach(project.approach)
     state = read_state(project.root)
@@ -162,7 +163,7 @@ def _train_tracked(
             max_epochs = recorded.get("max_epochs")
         if accelerator == "auto":
             accelerator = str(recorded.get("accelerator") or "auto")
-        trainer.recover_checkpoint(project.root)  # X19: before any run exists
+        recover_checkpoint(project.root)  # X19: before any run exists
     state = {
         **state,
         "build_id": build_id,

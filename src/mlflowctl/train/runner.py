@@ -9,273 +9,34 @@ The folder's training lock (``.train.lock``, an ``flock``) is inherited by the c
 held by the process that writes the folder for as long as that process lives; on Linux the child
 also gets SIGTERM when mlflowctl dies (``PR_SET_PDEATHSIG``), even by SIGKILL (X10): it saves its
 checkpoint and stops instead of training on unwatched. The project still runs without mlflowctl.
+The lock is in ``train.locks``, checkpoint checks in ``train.checkpoints``, the scale flags in
+``train.scale``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from mlflowctl import console, environ_snapshot
 from mlflowctl.blueprint.results import RenderedProject, TrainingRun
-from mlflowctl.errors import (
-    InterruptedRunError,
-    InvalidInputError,
-    LockHeldError,
-    TrainingError,
-    WorkspaceError,
-)
+from mlflowctl.errors import InterruptedRunError, InvalidInputError, TrainingError
+from mlflowctl.train.checkpoints import recover_checkpoint, sha256_file
+from mlflowctl.train.locks import die_with_parent, folder_lock
+from mlflowctl.train.scale import Scale
 
 EventHandler = Callable[[dict[str, Any]], None]
 _POLL_S = 0.2
-LOCK_NAME = ".train.lock"
-_PR_SET_PDEATHSIG = 1
-#: locks this process holds: real path of the lock file -> [fd, depth]
-_HELD: dict[str, list[int]] = {}
-
-
-@contextmanager
-def folder_lock(root: Path) -> Iterator[int]:
-    """Hold ``root/.train.lock`` (exit 7 when another process holds it); yields the lock's fd.
-
-    An ``flock`` belongs to the open file, so a child given the fd (``pass_fds``) keeps the folder
-    locked even when this process is killed; it is released when the last holder exits.
-    Reentrant within this process (the build holds it around training, the trainer takes it).
-    """
-    key = os.path.realpath(root / LOCK_NAME)
-    if key in _HELD:
-        _HELD[key][1] += 1
-        try:
-            yield _HELD[key][0]
-        finally:
-            _HELD[key][1] -= 1
-        return
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: a plain lock file, not inherited by the child
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(root / LOCK_NAME), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise _lock_held(root) from None
-        try:
-            yield -1
-        finally:
-            lock.release()
-        return
-    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise _lock_held(root) from None
-    _HELD[key] = [fd, 1]
-    try:
-        yield fd
-    finally:
-        del _HELD[key]
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-
-def _lock_held(root: Path) -> LockHeldError:
-    return LockHeldError(
-        "another mlflowctl process is training this build folder",
-        hint="wait for it to finish, or build into another --out",
-        location=str(root),
-    )
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get SIGTERM when this process dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:  # runs in the child between fork and exec: no imports, no locks
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
-
-
-#: strategies ``--strategy`` accepts (what the rendered train.py understands)
-STRATEGIES = ("auto", "ddp", "fsdp")
-
-
-@dataclass(frozen=True)
-class Scale:
-    """Flags over config.yaml's ``training.distributed`` (None: keep the blueprint's value)."""
-
-    devices: int | None = None
-    num_nodes: int | None = None
-    strategy: str | None = None
-    accumulate: int | None = None
-
-    def args(self) -> list[str]:
-        """The matching ``train.py`` flags."""
-        out: list[str] = []
-        for flag, value in (
-            ("--devices", self.devices),
-            ("--num-nodes", self.num_nodes),
-            ("--strategy", self.strategy),
-            ("--accumulate", self.accumulate),
-        ):
-            if value is not None:
-                out += [flag, str(value)]
-        return out
-
-
-def check_scale(scale: Scale, accelerator: str) -> None:
-    """Refuse what cannot run here before anything is written (exit 2, naming the flag).
-
-    Lightning runs any number of CPU processes (gloo); more than twice the cores only thrashes.
-    GPUs are counted with ``nvidia-smi`` so that no torch import is needed here.
-    """
-    for flag, value in (
-        ("--devices", scale.devices),
-        ("--num-nodes", scale.num_nodes),
-        ("--accumulate", scale.accumulate),
-    ):
-        if value is not None and value < 1:
-            raise InvalidInputError(f"must be at least 1 (got {value})", location=flag)
-    if scale.strategy is not None and scale.strategy not in STRATEGIES:
-        raise InvalidInputError(
-            f"unknown strategy {scale.strategy!r}", hint="auto, ddp or fsdp", location="--strategy"
-        )
-    gpus = gpu_count() if accelerator != "cpu" else 0
-    if scale.strategy == "fsdp" and not gpus:
-        raise InvalidInputError(
-            "FSDP needs CUDA GPUs and none was found (torch has no FSDP on CPU)",
-            hint="use --strategy ddp on CPU",
-            location="--strategy",
-        )
-    if scale.devices is None:
-        return
-    if gpus:
-        if scale.devices > gpus:
-            raise InvalidInputError(
-                f"{scale.devices} devices requested but only {gpus} GPU(s) found",
-                hint=f"use --devices {gpus} or fewer, or --accelerator cpu",
-                location="--devices",
-            )
-        return
-    cpus = os.cpu_count() or 1
-    if scale.devices > 2 * cpus:
-        raise InvalidInputError(
-            f"{scale.devices} devices requested but only {cpus} CPU cores found (at most "
-            f"{2 * cpus} CPU processes)",
-            hint=f"use --devices {2 * cpus} or fewer",
-            location="--devices",
-        )
-
-
-def gpu_count() -> int:
-    """CUDA devices ``nvidia-smi -L`` lists (0 without the tool or a driver)."""
-    import shutil
-
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return 0
-    try:
-        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verify_last_checkpoint(root: Path) -> Path:
-    """``checkpoints/last.ckpt`` if it exists and matches its sidecar (F15, F16), else an error."""
-    last = root / "checkpoints" / "last.ckpt"
-    sidecar = last.with_name("last.ckpt.sha256")
-    if not last.is_file():
-        raise WorkspaceError(
-            "--resume: no checkpoint to resume from",
-            hint="train without --resume first; nothing was started",
-            location=str(last),
-        )
-    if not sidecar.is_file() or sha256_file(last) != sidecar.read_text().strip():
-        raise WorkspaceError(
-            "--resume: checkpoint is truncated or corrupt (sha256 does not match its sidecar)",
-            hint="train again without --resume",
-            location=str(last),
-        )
-    return last
-
-
-def _verifies(path: Path) -> bool:
-    sidecar = path.with_name(path.name + ".sha256")
-    try:
-        return path.is_file() and sha256_file(path) == sidecar.read_text().strip()
-    except OSError:
-        return False
-
-
-def recover_checkpoint(root: Path) -> Path:
-    """``checkpoints/last.ckpt`` made usable for ``--resume``, before any run is created (X19).
-
-    If ``last.ckpt`` does not match its sidecar, the newest other checkpoint that does (e.g.
-    ``best.ckpt``, a full Lightning checkpoint) becomes ``last.ckpt``; the bad file is kept
-    beside it as ``last.ckpt.corrupt`` (nothing is deleted). Without any checkpoint that
-    verifies, a ``WorkspaceError`` says how to start the training over.
-    """
-    last = root / "checkpoints" / "last.ckpt"
-    if _verifies(last):
-        return last
-    candidates = sorted(
-        (p for p in last.parent.glob("*.ckpt") if p.name != last.name and _verifies(p)),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    if not candidates:
-        return verify_last_checkpoint(root)  # raises, naming what is wrong
-    good = candidates[0]
-    if last.exists():
-        os.replace(last, last.with_name("last.ckpt.corrupt"))
-        sidecar = last.with_name("last.ckpt.sha256")
-        if sidecar.exists():
-            os.replace(sidecar, last.with_name("last.ckpt.corrupt.sha256"))
-    tmp = last.with_name("last.ckpt.tmp")
-    shutil.copyfile(good, tmp)
-    os.replace(tmp, last)
-    side_tmp = last.with_name("last.ckpt.sha256.tmp")
-    side_tmp.write_text(sha256_file(last) + "\n")
-    os.replace(side_tmp, last.with_name("last.ckpt.sha256"))
-    console.status(f"resume: {last.name} did not verify; continuing from {good.name}")
-    return last
 
 
 class _EventTail:
@@ -363,7 +124,7 @@ def _train_locked(
             env=env,
             start_new_session=True,
             pass_fds=(lock_fd,) if lock_fd >= 0 else (),
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
         )
         restore = _forward_signals(child, received)
         view.launched(child.pid, "python train.py")
