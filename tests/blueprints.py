@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from mlflowctl.blueprint import metrics
 from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND, Blueprint
 from mlflowctl.design.catalog import IO, count_params, flops_per_sample, layer_table
 
@@ -114,7 +115,7 @@ def approach(
             "checkpointing": {"monitor": monitor, "mode": mode},
             "registry": {
                 "model_name": "test-model",
-                "gate": {"metric": test_metric, "direction": "maximize"},
+                "gate": {"metric": test_metric, "direction": metrics.direction(test_metric)},
             },
             "monitoring": {"features": [text[:200]], "performance_metric": test_metric},
         },

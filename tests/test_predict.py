@@ -42,7 +42,11 @@ def build_registered(root: Path, family: str = "mlp", dataset: str | None = None
     root.mkdir(parents=True, exist_ok=True)
     (root / "bp.json").write_text(make_blueprint(family, dataset).model_dump_json())
     proc = mlflowctl("build", "bp.json", "--out", "b", "--max-epochs", "1", cwd=root)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # one epoch rarely beats the classical baseline: the gate keeps v1 @challenger (exit 8)
+    assert proc.returncode in (0, 8), proc.stderr[-3000:]
+    if proc.returncode == 8:
+        promoted = mlflowctl("registry", "promote", "test-model", "1", "--force", cwd=root)
+        assert promoted.returncode == 0, promoted.stderr[-3000:]
     return root
 
 

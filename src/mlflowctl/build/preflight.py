@@ -37,6 +37,7 @@ def preflight(
     """Run the checks; return the ``unhonoured_fields`` warnings of the approach."""
     chosen = blueprint.approach(approach)
     check_parameter_counts(blueprint)
+    check_gate_directions(blueprint)
     if project_root is not None:
         source = _config_source(project_root)
         where = f"{project_root / 'config.yaml'}: data.source"
@@ -63,6 +64,21 @@ def check_parameter_counts(blueprint: Blueprint) -> None:
                 "parameters (recomputed from params, input and output with the catalog's formula)",
                 hint="fix the layer sizes or the count (mlflowctl design recomputes it)",
                 location=f"approaches.{i}.model.parameter_count",
+            )
+
+
+def check_gate_directions(blueprint: Blueprint) -> None:
+    """A gate's direction agrees with its metric's (MASE is minimised, accuracy maximised)."""
+    from mlflowctl.blueprint import metrics
+
+    for i, a in enumerate(blueprint.approaches):
+        gate = a.infrastructure.registry.gate
+        if gate.metric in metrics.BY_NAME and metrics.direction(gate.metric) != gate.direction:
+            raise BlueprintError(
+                f"gate direction {gate.direction!r} contradicts {gate.metric}, which is "
+                f"{metrics.direction(gate.metric)}d",
+                hint=f"set direction: {metrics.direction(gate.metric)}",
+                location=f"approaches.{i}.infrastructure.registry.gate.direction",
             )
 
 
