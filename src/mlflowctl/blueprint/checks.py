@@ -59,8 +59,13 @@ def unhonoured_fields(approach: Approach) -> list[str]:
     s = t.search_space
     if s.enabled:
         out.append(
-            f"training.search_space ({s.method}, {s.n_trials} trials) is not rendered yet: "
-            "the project trains the blueprint's hyper-parameters once"
+            f"training.search_space ({s.method}, {s.n_trials} trials) is searched by "
+            "`mlflowctl tune`, not by build: this build trains the blueprint's values once"
+        )
+    if not approach.infrastructure.baselines:
+        out.append(
+            "infrastructure.baselines is empty: no classical baseline is trained and the gate "
+            "compares with none (mlflowctl design names them for every task)"
         )
     return out  # infrastructure.monitoring: `mlflowctl monitor` (reference.py)
 

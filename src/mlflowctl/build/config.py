@@ -164,13 +164,11 @@ def project_config(
 
 def evaluation_config(blueprint: Blueprint, approach: Approach) -> dict[str, Any]:
     """What evaluate.py needs for the gate: baselines, the positive class, the val gate metric."""
-    from mlflowctl.blueprint.infra import default_baselines
-
     gate = approach.infrastructure.registry.gate
     metric = gate.metric
-    task = blueprint.requirements.task
     return {
-        "baselines": list(approach.infrastructure.baselines or default_baselines(task)),
+        # as the blueprint says: `design` always names some; an empty list trains none (warned)
+        "baselines": list(approach.infrastructure.baselines),
         "positive_class": blueprint.requirements.constraints.positive_class,
         "gate_metric": "val_" + metric[5:] if metric.startswith("test_") else metric,
         "gate_direction": gate.direction,
