@@ -358,13 +358,16 @@ def test_every_approach_builds_to_its_catalog_count(tmp_path: Path, shared_dir: 
 
     pytest.importorskip("torch")
     render = pytest.importorskip("mlflowctl.build.render").render
+    from mlflowctl.build.shaping import data_shaped
     cases = yaml.safe_load((shared_dir / "prompts" / "design-prompts.yaml").read_text())
     checked = 0
     designable = [c for c in cases if "14M" not in c["prompt"] and "status" not in c["expect"]]
     for i, case in enumerate(designable):
         bp = design(case["prompt"])
         for a in bp.approaches:
-            files = render(bp, a.name, data=case.get("data") or "sklearn:iris")
+            series = bp.requirements.task == "forecasting"
+            source = case.get("data") or ("statsmodels:sunspots" if series else "sklearn:iris")
+            files = render(bp, a.name, data=source)
             path = tmp_path / f"model_{i}_{a.name}.py"
             path.write_text(files["model.py"], encoding="utf-8")
             spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -372,6 +375,8 @@ def test_every_approach_builds_to_its_catalog_count(tmp_path: Path, shared_dir: 
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             net = module.build_model(yaml.safe_load(files["config.yaml"]))
-            assert sum(p.numel() for p in net.parameters()) == a.model.parameter_count, a.name
+            # design first, data later: the build re-derives the shapes from the data it trains on
+            shaped = data_shaped(bp, a, source)
+            assert sum(p.numel() for p in net.parameters()) == shaped.model.parameter_count, a.name
             checked += 1
     assert checked >= 25

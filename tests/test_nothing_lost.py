@@ -162,7 +162,7 @@ def test_x3_force_into_a_folder_that_is_training_exits_7(tmp_path: Path) -> None
     bp = _slow_blueprint(tmp_path / "bp.yaml")
     first = _start(tmp_path, "build", str(bp), "--out", "b1", "--no-track", "--accelerator", "cpu")
     try:
-        _wait_for(first, "] epoch 1 ")
+        _wait_for(first, "] epoch 1/")
         before = {p for p in _snapshot(tmp_path / "b1") if not p.startswith(("checkpoints", "out"))}
         second = _cli(tmp_path, "build", str(bp), "--out", "b1", "--force", "--no-train")
         assert second.returncode == 7, second.stderr

@@ -91,7 +91,7 @@ def test_x12_kill_between_version_and_alias_then_build_resume_reuses_the_version
     proc = _start(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "2",
                   "--accelerator", "cpu")  # fmt: skip
     try:
-        _wait_for(proc, "] epoch 1 ")
+        _wait_for(proc, "] epoch 1/")
         with FileLock(str(tmp_path / "mlflow.db.lock")):  # the alias step waits here
             client = _client(tmp_path)
             deadline = time.monotonic() + 120

@@ -126,7 +126,7 @@ def test_x10_sigkill_of_mlflowctl_takes_the_training_child_with_it(tmp_path: Pat
     build = tmp_path / "b"
     proc = _start(tmp_path, "build", str(bp), "--out", "b", "--no-track", "--accelerator", "cpu")
     try:
-        _wait_for(proc, "] epoch 1 ")
+        _wait_for(proc, "] epoch 1/")
         children = _trainer_pids(build)
         assert len(children) == 1
         child = children[0]
@@ -160,7 +160,7 @@ def test_x11_sigterm_during_registration_is_143_with_one_line_and_json(tmp_path:
                   "--accelerator", "cpu", "--json")  # fmt: skip
     store_lock = FileLock(str(tmp_path / "mlflow.db.lock"))
     try:
-        seen = _wait_for(proc, "] epoch 1 ")
+        seen = _wait_for(proc, "] epoch 1/")
         with store_lock:  # registration creates the version, then waits here for the alias
             client = _client(tmp_path)
             deadline = time.monotonic() + 120

@@ -47,6 +47,9 @@ def data_shaped(blueprint: Blueprint, approach: Approach, source: str) -> Approa
     task, model = blueprint.requirements.task, approach.model
     profile = blueprint.data_profile
     target = blueprint.requirements.target or (profile.target if profile else None)
+    designed_on = blueprint.requirements.data_source or (profile.source if profile else None)
+    if profile is not None and source == designed_on:
+        return approach  # designed on this very data: its shapes come from the same layout code
     _check_kind(task, source, target)
     if task == "forecasting" or len(model.input.shape) != 1:
         return approach
