@@ -359,6 +359,7 @@ def test_every_approach_builds_to_its_catalog_count(tmp_path: Path, shared_dir: 
     pytest.importorskip("torch")
     render = pytest.importorskip("mlflowctl.build.render").render
     from mlflowctl.build.shaping import data_shaped
+
     cases = yaml.safe_load((shared_dir / "prompts" / "design-prompts.yaml").read_text())
     checked = 0
     designable = [c for c in cases if "14M" not in c["prompt"] and "status" not in c["expect"]]
