@@ -122,6 +122,12 @@ def test_design_then_build_for_digits(tmp_path: Path) -> None:
     )
     assert design.returncode == 0, design.stderr
     build = _cli("build", "bp.yaml", "--max-epochs", "2", "--out", "b", "--json", cwd=tmp_path)
-    assert build.returncode == 0, build.stderr[-2000:]
+    # two epochs rarely beat the blueprint's baselines: exit 8 (stays @challenger) is the gate's
+    # truthful answer, not a failure of the path
+    assert build.returncode in (0, 8), build.stderr[-2000:]
     doc = json.loads(build.stdout)
     assert doc["epochs"] == 2 and doc["metrics"]["test_accuracy"] > 0.3
+    assert doc["model_version"] == 1 and doc["promoted"] is (build.returncode == 0)
+    if build.returncode == 8:
+        assert doc["aliases"] == ["challenger"], doc
+        assert "baseline hist_gradient_boosting" in doc["promotion_reason"], doc

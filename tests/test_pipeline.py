@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,6 +41,13 @@ def _client(tmp_path: Path):  # type: ignore[no-untyped-def]
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def _checkpoint_epoch(path: Path) -> int:
+    """The epoch a Lightning checkpoint was saved at."""
+    import torch
+
+    return int(torch.load(path, map_location="cpu", weights_only=False)["epoch"])
+
+
 @pytest.mark.integration
 def test_run_reaches_a_champion_and_prints_one_json_object(tmp_path: Path) -> None:
     proc = _mlflowctl(
@@ -49,7 +57,7 @@ def test_run_reaches_a_champion_and_prints_one_json_object(tmp_path: Path) -> No
         "--data",
         "sklearn:digits",
         "--max-epochs",
-        "2",
+        "20",  # enough for the CNN to beat the blueprint's baselines on the validation split
         "--workdir",
         "wd",
         "--json",
@@ -182,7 +190,7 @@ def test_sigterm_during_training_then_resume_registers_exactly_one_version(tmp_p
             "--data",
             "sklearn:digits",
             "--max-epochs",
-            "40",
+            "400",  # far more than the time to the signal: it lands while training
             "--workdir",
             "wd",
         ],
@@ -197,7 +205,8 @@ def test_sigterm_during_training_then_resume_registers_exactly_one_version(tmp_p
     seen = []
     for line in proc.stderr:
         seen.append(line)
-        if "epoch 2" in line:
+        shown = re.search(r"\] epoch (\d+)/", line)
+        if shown and int(shown.group(1)) >= 2:  # plain lines are throttled: any epoch past 1
             break
         assert time.monotonic() < deadline, "no epoch line within 300 s"
     proc.send_signal(signal.SIGTERM)
@@ -216,10 +225,15 @@ def test_sigterm_during_training_then_resume_registers_exactly_one_version(tmp_p
     )
     assert [r.info.status for r in runs] == ["KILLED"]
 
-    resumed = _mlflowctl(tmp_path, "run", "--resume", "wd", "--max-epochs", "4", "--json")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # a few epochs past the interrupted one (fewer than it already ran is a Lightning error)
+    done = _checkpoint_epoch(wd / "build" / "checkpoints" / "last.ckpt")
+    more = str(done + 3)
+    resumed = _mlflowctl(tmp_path, "run", "--resume", "wd", "--max-epochs", more, "--json")
+    # the gate may keep the version @challenger (exit 8): registering it once is the point here
+    assert resumed.returncode in (0, 8), resumed.stderr[-3000:]
     summary = json.loads(resumed.stdout)
-    assert summary["promoted"] is True
+    assert summary["status"] == "finished" and summary["model_version"] == 1
+    assert summary["promoted"] is (resumed.returncode == 0)
     versions = client.search_model_versions(f"name='{summary['model_name']}'")
     assert len(versions) == 1, "exactly one model version after the resumed pipeline"
     new_run = client.get_run(versions[0].run_id)

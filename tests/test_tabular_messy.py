@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from test_usable_model import isolated, preprocessing_of, run_pipeline
+from test_usable_model import isolated, preprocessing_of, run_pipeline, version_uri
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def test_messy_csv_trains_registers_and_predicts_raw_rows(cli: CLI, tmp_path: Pa
         raw = pd.read_csv("customers.csv").iloc[ARGS["test"]]
         truth = raw.pop("churn").to_numpy()
         assert raw["tenure"].isna().any() and raw["region"].isna().any()
-        model = mlflow.pyfunc.load_model(f"models:/{ARGS['name']}@champion")
+        model = mlflow.pyfunc.load_model(ARGS["uri"])
         out = model.predict(raw)
         odd = raw.head(2).copy()
         odd["region"] = ["atlantis", None]          # unseen and missing -> the unknown bucket
@@ -76,7 +76,7 @@ def test_messy_csv_trains_registers_and_predicts_raw_rows(cli: CLI, tmp_path: Pa
                           "odd": odd_out["label"].tolist(), "columns": list(out.columns),
                           "wrong": wrong}))
         """,
-        {"test": spec["split"]["test_index"], "name": summary["model_name"]},
+        {"test": spec["split"]["test_index"], "uri": version_uri(summary)},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,7 +1,8 @@
 """The registered model works on data as a user has it (issue 13 items 1 and 4).
 
 Every test drives the real CLI in a subprocess with a SQLite store in ``tmp_path``, then loads
-``models:/<name>@champion`` in a *separate* Python that cannot import mlflowctl
+``models:/<name>/<version>`` (the version the run registered, @champion or, after a brief
+training the gate refused, @challenger) in a *separate* Python that cannot import mlflowctl
 (``python -I -S`` with only site-packages on ``sys.path``, no editable-install hook) and with
 ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``: the logged model must be self-contained.
 """
@@ -56,10 +57,20 @@ def isolated(tmp_path: Path, code: str, args: dict[str, Any]) -> subprocess.Comp
 
 
 def run_pipeline(cli: CLI, tmp_path: Path, prompt: str, *args: str) -> dict[str, Any]:
+    """``mlflowctl run`` to a registered version; brief training may stay @challenger (exit 8)."""
     proc = cli("run", prompt, *args, "--workdir", "wd", "--json", timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode in (0, 8), proc.stderr[-3000:]
     summary: dict[str, Any] = json.loads(proc.stdout)
+    assert summary["status"] == "finished" and summary["model_version"] == 1, summary
+    assert summary["promoted"] is (proc.returncode == 0), summary
+    if proc.returncode == 8:
+        assert summary["aliases"] == ["challenger"] and summary["promotion_reason"], summary
     return summary
+
+
+def version_uri(summary: dict[str, Any]) -> str:
+    """``models:/NAME/VERSION`` of the version the pipeline registered, promoted or not."""
+    return f"models:/{summary['model_name']}/{summary['model_version']}"
 
 
 def preprocessing_of(tmp_path: Path) -> dict[str, Any]:
@@ -83,7 +94,7 @@ def test_iris_champion_predicts_raw_rows_with_the_reported_accuracy(
         from sklearn.datasets import load_iris
         bunch = load_iris(as_frame=True)
         raw = bunch.data.iloc[ARGS["test"]]            # original column names and units
-        model = mlflow.pyfunc.load_model("models:/iris-classifier@champion")
+        model = mlflow.pyfunc.load_model(ARGS["uri"])
         out = model.predict(raw)
         truth = np.asarray(bunch.target_names)[bunch.target.iloc[ARGS["test"]]]
         proba = out[[f"proba_{c}" for c in bunch.target_names]].to_numpy()
@@ -98,8 +109,9 @@ def test_iris_champion_predicts_raw_rows_with_the_reported_accuracy(
                           "labels": sorted(set(out["label"])), "inputs": names,
                           "missing": missing}))
         """,
-        {"test": test_index},
+        {"test": test_index, "uri": version_uri(summary)},
     )
+    assert summary["model_name"] == "iris-classifier"
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["accuracy"] == pytest.approx(reported, abs=1e-9)
@@ -142,13 +154,13 @@ def test_regression_champion_returns_original_units(cli: CLI, tmp_path: Path) ->
         """
         from sklearn.datasets import load_diabetes
         bunch = load_diabetes(as_frame=True)
-        model = mlflow.pyfunc.load_model(f"models:/{ARGS['name']}@champion")
+        model = mlflow.pyfunc.load_model(ARGS["uri"])
         out = model.predict(bunch.data.iloc[ARGS["test"]])
         err = out["prediction"].to_numpy() - bunch.target.iloc[ARGS["test"]].to_numpy()
         print(json.dumps({"rmse": float(np.sqrt((err ** 2).mean())), "columns": list(out.columns),
                           "mean": float(out["prediction"].mean())}))
         """,
-        {"test": test_index, "name": summary["model_name"]},
+        {"test": test_index, "uri": version_uri(summary)},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -178,11 +190,11 @@ def test_forecaster_returns_the_next_horizon_with_its_dates(cli: CLI, tmp_path: 
     proc = isolated(
         tmp_path,
         """
-        model = mlflow.pyfunc.load_model(f"models:/{ARGS['name']}@champion")
+        model = mlflow.pyfunc.load_model(ARGS["uri"])
         out = model.predict(pd.read_csv("history.csv"))
         print(json.dumps(out.to_dict(orient="list")))
         """,
-        {"name": summary["model_name"]},
+        {"uri": version_uri(summary)},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -213,12 +225,12 @@ def test_digits_champion_predicts_raw_pixel_rows(cli: CLI, tmp_path: Path) -> No
         bunch = load_digits(as_frame=True)
         raw = bunch.data.iloc[ARGS["test"]]           # (N, 64) pixel columns, values 0..16
         assert raw.shape[1] == 64 and raw.to_numpy().max() == 16
-        model = mlflow.pyfunc.load_model(f"models:/{ARGS['name']}@champion")
+        model = mlflow.pyfunc.load_model(ARGS["uri"])
         out = model.predict(raw)
         truth = bunch.target.iloc[ARGS["test"]].astype(str).to_numpy()
         print(json.dumps({"accuracy": float((out["label"].to_numpy() == truth).mean())}))
         """,
-        {"test": test_index, "name": summary["model_name"]},
+        {"test": test_index, "uri": version_uri(summary)},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
