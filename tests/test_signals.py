@@ -143,6 +143,11 @@ def test_x10_sigkill_of_mlflowctl_takes_the_training_child_with_it(tmp_path: Pat
             os.kill(pid, signal.SIGKILL)
         if proc.poll() is None:
             proc.kill()
+    # a child that is exiting has already dropped its cmdline from /proc but may still hold its
+    # fds (the lock) for a moment while it is torn down: poll, bounded
+    deadline = time.monotonic() + 30
+    while not _lock_free(build / ".train.lock") and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert _lock_free(build / ".train.lock")
     # it stopped like a SIGTERM: a checkpoint that verifies, so --resume continues
     last = build / "checkpoints" / "last.ckpt"
@@ -214,8 +219,10 @@ def test_x11_sigint_early_in_run_is_130_json_journal_interrupted_then_resumes(
     failed = [n for n, rec in journal["phases"].items() if rec["status"] == "failed"]
     assert failed in ([], [doc["phase"]])  # the signal may land before the phase began
     resumed = _cli(tmp_path, "run", "--resume", "wd", "--json")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert _journal(tmp_path / "wd")["status"] == "finished"
+    # 8: two epochs rarely beat the baseline, the gate keeps the version @challenger; still finished
+    assert resumed.returncode in (0, 8), resumed.stderr[-3000:]
+    journal = _journal(tmp_path / "wd")
+    assert journal["status"] == "finished" and journal["exit_code"] == resumed.returncode
 
 
 def _parent_runs(tmp_path: Path) -> list[Any]:
