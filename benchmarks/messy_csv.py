@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mlflowctl import environ_snapshot
 
 TARGET = "churn"
 
@@ -78,11 +79,13 @@ def run(max_epochs: int, rows: int) -> dict[str, Any]:
         work = Path(tmp)
         frame = messy_frame(rows)
         frame.to_csv(work / "customers.csv", index=False)
-        env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+        env = {k: v for k, v in environ_snapshot().items() if k != "MLFLOW_TRACKING_URI"}
         proc = subprocess.run(
-            [sys.executable, "-m", "mlflowctl", "run", "predict customer churn"]
-            + ["--data", "customers.csv", "--target", TARGET, "--workdir", "wd"]
-            + ["--max-epochs", str(max_epochs), "--json"],
+            [
+                *(sys.executable, "-m", "mlflowctl", "run", "predict customer churn"),
+                *("--data", "customers.csv", "--target", TARGET, "--workdir", "wd"),
+                *("--max-epochs", str(max_epochs), "--json"),
+            ],
             cwd=work,
             env=env,
             capture_output=True,
