@@ -310,3 +310,23 @@ def test_promote_prints_aliases_as_names_not_a_tuple(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "('" not in done.stdout and "@champion" in done.stdout, done.stdout
+
+
+@pytest.mark.integration
+def test_identical_retrain_is_already_champion_not_a_gate_failure(tmp_path: Path) -> None:
+    """README walk-through run twice: a deterministic retrain ties the champion byte for byte."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    bp = make_blueprint()
+    versions = []
+    for build in ("build-a", "build-b"):  # two builds, identical weights (same seed)
+        run = make_project(tmp_path / build, 0.80, seed=7)
+        with Tracker(uri, bp, None, build_id=build, agent_digests={}) as tr:
+            tr.log_training(run)
+        assert tr.run_id is not None
+        registry = bp.approach().infrastructure.registry
+        versions.append(register(uri, tr.run_id, run, registry, build_id=build))
+    first, second = versions
+    assert first.version == 1 and first.promoted
+    assert second.version == 2 and second.promoted  # exit 0, not 8
+    assert "already champion" in second.reason and "v1" in second.reason
+    assert _aliases(uri)["champion"] == 1

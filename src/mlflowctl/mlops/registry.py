@@ -277,7 +277,7 @@ def apply_gate(
                 f"{registry.champion_alias} v{champ.version}: already champion"
             )
             c.set_model_version_tag(name, mv.version, "gate_result", reason)
-            return _to_result(c, name, champ.version, True, reason)
+            return _to_result(c, name, mv.version, True, reason)  # not a gate failure: exit 0
         metric = val_metric(gate.metric)
         champ_value = None if champ is None else metric_of(c, champ, metric)
         ok, reason = gate_decision(gate, metric_of(c, mv, metric), champ_value, baseline_of(mv))
