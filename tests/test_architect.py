@@ -381,3 +381,12 @@ def test_every_approach_builds_to_its_catalog_count(tmp_path: Path, shared_dir: 
             assert sum(p.numel() for p in net.parameters()) == shaped.model.parameter_count, a.name
             checked += 1
     assert checked >= 25
+
+
+def test_a_budget_only_one_family_reaches_names_that_family() -> None:
+    """1B parameters on a series: only the transformer gets there; the error says so (not the
+    LSTM's ceiling alone)."""
+    with pytest.raises(InvalidInputError) as err:
+        design("forecast the sensor series with a 1B parameter transformer")
+    line = err.value.line()
+    assert line.startswith("PROMPT: only transformer (") and "lstm" in line

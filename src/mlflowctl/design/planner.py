@@ -339,6 +339,14 @@ def plan(
             }
         )
     if len(drafts) < 2:
+        if drafts and skipped:  # name what fits, and why the alternatives do not
+            only = drafts[0]
+            raise InvalidInputError(
+                f"only {only['name']} ({only['_sizing'][2]:,} parameters) meets the constraints "
+                f"and a blueprint offers at least two approaches; {skipped[0].message}",
+                hint="loosen the parameter budget, or ask for a size the other families reach",
+                location="PROMPT",
+            )
         if skipped:
             raise skipped[0]
         raise InvalidInputError(
