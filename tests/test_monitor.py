@@ -60,7 +60,7 @@ def _report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 def test_reference_profile_is_logged_with_the_model(iris: Path) -> None:
     profile = json.loads(next(iris.glob("wd/**/outputs/reference_profile.json")).read_text())
-    assert profile["format"] == "mlflowctl-reference-profile"
+    assert profile["format"] == "project-reference-profile"
     assert set(profile["features"]) == {
         "sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"
     }  # fmt: skip

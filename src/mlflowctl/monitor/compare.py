@@ -17,7 +17,7 @@ import pandas as pd
 
 from mlflowctl.monitor import stats
 
-FORMAT = "mlflowctl-reference-profile"
+FORMAT = "project-reference-profile"
 ALL_FEATURES = ("all_input_features", "all", "all features", "*")
 #: a missing rate that moves by more than this (absolute) is a change worth failing on
 MISSING_RATE_DELTA = 0.1
