@@ -46,6 +46,7 @@ def test_verdict_states_how_far_a_target_is_missed() -> None:
     assert bench_all.verdict(None, 0.9, higher=True) == "**not measured**"
 
 
+@pytest.mark.slow  # over ~20 s on 2 cores: make test-slow
 @pytest.mark.integration
 def test_training_overhead_measures_both_loops() -> None:
     r = _json(

@@ -247,7 +247,14 @@ def test_blueprint_files_over_1_mib_are_refused(tmp_path: Path) -> None:
 @pytest.mark.unit
 def test_unhonoured_fields_names_each_field() -> None:
     plain = make_blueprint("lstm").approach()
-    assert unhonoured_fields(plain) == []  # monitoring is honoured by `mlflowctl monitor`
+    # monitoring is honoured by `mlflowctl monitor`; the test blueprint names no baselines
+    assert unhonoured_fields(plain) == [
+        "infrastructure.baselines is empty: no classical baseline is trained and the gate "
+        "compares with none (mlflowctl design names them for every task)"
+    ]
+    with_baselines = make_blueprint("lstm").approach().model_copy(deep=True)
+    with_baselines.infrastructure.baselines = ["seasonal_naive"]
+    assert unhonoured_fields(with_baselines) == []
     busy = make_blueprint(
         "lstm",
         training={
@@ -258,7 +265,10 @@ def test_unhonoured_fields_names_each_field() -> None:
     ).approach()
     lines = unhonoured_fields(busy)
     # distributed (ddp) and compile are rendered since issue 15; search space is not yet
-    assert {line.split(" ")[0] for line in lines} == {"training.search_space"}
+    assert {line.split(" ")[0] for line in lines} == {
+        "training.search_space",
+        "infrastructure.baselines",
+    }
 
 
 def test_build_warns_about_unhonoured_fields_and_reports_them(tmp_path: Path) -> None:

@@ -158,6 +158,7 @@ def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 120) -> l
     raise AssertionError(f"{text!r} never printed:\n{''.join(seen)}")
 
 
+@pytest.mark.slow  # over ~20 s on 2 cores: make test-slow
 def test_x3_force_into_a_folder_that_is_training_exits_7(tmp_path: Path) -> None:
     bp = _slow_blueprint(tmp_path / "bp.yaml")
     first = _start(tmp_path, "build", str(bp), "--out", "b1", "--no-track", "--accelerator", "cpu")

@@ -177,6 +177,7 @@ def test_history_changes_the_next_design(tmp_path: Path) -> None:
     assert note and "mlp" in note and "sklearn:digits" in note
 
 
+@pytest.mark.slow  # over ~20 s on 2 cores: make test-slow
 @pytest.mark.integration
 @pytest.mark.fault
 def test_sigterm_during_training_then_resume_registers_exactly_one_version(tmp_path: Path) -> None:

@@ -71,6 +71,7 @@ def test_run_without_terminal_prints_each_epoch_once_in_order(tmp_path: Path) ->
     assert "precision=" in train_done, train_done
 
 
+@pytest.mark.slow  # over ~20 s on 2 cores: make test-slow
 def test_run_in_a_terminal_renders_the_live_display(tmp_path: Path) -> None:
     """Under a pty the rich path runs to the end without error (bar, metrics, best)."""
     main, sub = pty.openpty()

@@ -82,6 +82,7 @@ def bp(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # over ~20 s on 2 cores: make test-slow
 @pytest.mark.fault
 def test_x12_kill_between_version_and_alias_then_build_resume_reuses_the_version(
     tmp_path: Path, bp: Path

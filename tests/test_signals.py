@@ -120,6 +120,7 @@ def _one_error(stderr: str) -> str:
     return errors[0]
 
 
+@pytest.mark.slow  # over ~20 s on 2 cores: make test-slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_x10_sigkill_of_mlflowctl_takes_the_training_child_with_it(tmp_path: Path) -> None:
     bp = _slow_blueprint(tmp_path / "bp.yaml")

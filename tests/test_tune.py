@@ -56,9 +56,10 @@ def _one_error(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.mark.slow  # over ~20 s on 2 cores: make test-slow
 @pytest.mark.integration
 def test_tune_three_trials_nested_runs_and_registration(tmp_path: Path, cli: Any) -> None:
-    """The fast default-suite search: 3 trials x 1 epoch on iris, one parent, 3 children."""
+    """The small search: 3 trials x 1 epoch on iris, one parent, 3 children."""
     bp = _write(tmp_path)
     proc = cli("tune", str(bp), "--trials", "3", "--max-epochs", "1", "--json", timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
