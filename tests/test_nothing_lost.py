@@ -4,38 +4,17 @@ file. Every test drives the real CLI in a subprocess over real folders, then che
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from blueprints import make_blueprint
+from cli_helpers import run_cli, slow_blueprint, start_cli, wait_for
 
 pytestmark = pytest.mark.integration
 
 PROMPT = "classify iris flowers"
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "CI": "true", "PYTHONUNBUFFERED": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("MLFLOWCTL_AGENTS_DIR", None)
-    return env
-
-
-def _cli(cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlflowctl", *args],
-        cwd=cwd,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -61,7 +40,7 @@ def _user_folder(tmp_path: Path) -> Path:
 def test_x1_build_force_never_replaces_the_current_directory(tmp_path: Path) -> None:
     folder = _user_folder(tmp_path)
     before = _snapshot(folder)
-    proc = _cli(folder, "build", "bp.yaml", "--out", ".", "--force", "--no-train")
+    proc = run_cli(folder, "build", "bp.yaml", "--out", ".", "--force", "--no-train")
     assert proc.returncode == 2, proc.stderr
     line = _one_error(proc)
     assert str(folder) in line and "current directory" in line
@@ -75,7 +54,7 @@ def test_x1_build_force_replaces_only_a_folder_mlflowctl_wrote(tmp_path: Path) -
     mine.mkdir()
     (mine / "thesis.tex").write_text("years of work\n")
     before = _snapshot(folder)
-    proc = _cli(folder, "build", "bp.yaml", "--out", "mine", "--force", "--no-train", "--json")
+    proc = run_cli(folder, "build", "bp.yaml", "--out", "mine", "--force", "--no-train", "--json")
     assert proc.returncode == 2
     line = _one_error(proc)
     assert str(mine) in line and ".mlflowctl-build.json" in line
@@ -84,14 +63,14 @@ def test_x1_build_force_replaces_only_a_folder_mlflowctl_wrote(tmp_path: Path) -
     assert _snapshot(folder) == before
 
     # a folder mlflowctl built is replaceable, but not once it holds a user's file
-    assert _cli(folder, "build", "bp.yaml", "--out", "b", "--no-train").returncode == 0
+    assert run_cli(folder, "build", "bp.yaml", "--out", "b", "--no-train").returncode == 0
     (folder / "b" / "notes.md").write_text("mine\n")
     before = _snapshot(folder)
-    proc = _cli(folder, "build", "bp.yaml", "--out", "b", "--force", "--no-train")
+    proc = run_cli(folder, "build", "bp.yaml", "--out", "b", "--force", "--no-train")
     assert proc.returncode == 2 and "notes.md" in _one_error(proc)
     assert _snapshot(folder) == before
     (folder / "b" / "notes.md").unlink()
-    proc = _cli(folder, "build", "bp.yaml", "--out", "b", "--force", "--no-train")
+    proc = run_cli(folder, "build", "bp.yaml", "--out", "b", "--force", "--no-train")
     assert proc.returncode == 0, proc.stderr
     marker = json.loads((folder / "b" / ".mlflowctl-build.json").read_text())
     assert "train.py" in marker["files"]
@@ -103,7 +82,7 @@ def test_x2_run_never_replaces_a_build_folder_it_did_not_write(tmp_path: Path) -
     (lib / "important.so").write_bytes(b"\x7fELF not mine")
     (tmp_path / "precious.txt").write_text("my notes\n")
     before = _snapshot(tmp_path)
-    proc = _cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", ".",
+    proc = run_cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", ".",
                 "--phases", "design,build")  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "build" in _one_error(proc)
@@ -113,59 +92,36 @@ def test_x2_run_never_replaces_a_build_folder_it_did_not_write(tmp_path: Path) -
 
     # a pipeline that restarts over an old one (--force) still meets the build folder rule
     wd = tmp_path / "wd"
-    first = _cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
+    first = run_cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
                  "--phases", "design")  # fmt: skip
     assert first.returncode == 0, first.stderr
     (wd / "build" / "lib").mkdir(parents=True)
     (wd / "build" / "lib" / "important.so").write_bytes(b"\x7fELF not mine")
-    again = _cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
+    again = run_cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
                  "--phases", "design,build", "--force")  # fmt: skip
     assert again.returncode == 2, again.stderr
     assert "mlflowctl did not write" in _one_error(again) or ".mlflowctl-build.json" in again.stderr
     assert (wd / "build" / "lib" / "important.so").read_bytes() == b"\x7fELF not mine"
 
 
-def _slow_blueprint(path: Path) -> Path:
-    training = {
-        "max_epochs": 5000,
-        "batch_size": 1,
-        "early_stopping": {"enabled": False, "monitor": "val_accuracy", "mode": "max"},
-    }
-    path.write_text(make_blueprint("mlp", "iris", training=training).to_yaml())
-    return path
-
-
-def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mlflowctl", *args],
-        cwd=cwd,
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 120) -> list[str]:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    for line in proc.stderr:
-        seen.append(line)
-        if text in line:
-            return seen
-        assert time.monotonic() < deadline, "".join(seen)
-    raise AssertionError(f"{text!r} never printed:\n{''.join(seen)}")
-
-
 @pytest.mark.slow  # over ~20 s on 2 cores: make test-slow
 def test_x3_force_into_a_folder_that_is_training_exits_7(tmp_path: Path) -> None:
-    bp = _slow_blueprint(tmp_path / "bp.yaml")
-    first = _start(tmp_path, "build", str(bp), "--out", "b1", "--no-track", "--accelerator", "cpu")
+    bp = slow_blueprint(tmp_path / "bp.yaml")
+    first = start_cli(
+        tmp_path,
+        "build",
+        str(bp),
+        "--out",
+        "b1",
+        "--no-track",
+        "--accelerator",
+        "cpu",
+        stdout=subprocess.DEVNULL,
+    )
     try:
-        _wait_for(first, "] epoch 1/")
+        wait_for(first, "] epoch 1/")
         before = {p for p in _snapshot(tmp_path / "b1") if not p.startswith(("checkpoints", "out"))}
-        second = _cli(tmp_path, "build", str(bp), "--out", "b1", "--force", "--no-train")
+        second = run_cli(tmp_path, "build", str(bp), "--out", "b1", "--force", "--no-train")
         assert second.returncode == 7, second.stderr
         line = _one_error(second)
         assert str(tmp_path / "b1") in line and "training" in line
@@ -182,7 +138,7 @@ def test_x4_second_run_in_a_busy_workdir_writes_nothing(tmp_path: Path) -> None:
     from mlflowctl.orchestrate.journal import workdir_lock
 
     wd = tmp_path / "wd"
-    first = _cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
+    first = run_cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
                  "--phases", "design")  # fmt: skip
     assert first.returncode == 0, first.stderr
     journal = wd / ".mlflowctl" / "pipeline.json"
@@ -193,12 +149,12 @@ def test_x4_second_run_in_a_busy_workdir_writes_nothing(tmp_path: Path) -> None:
             ("run", "classify wine cultivars", "--workdir", "wd", "--force"),
             ("run", "--resume", "wd"),
         ):
-            proc = _cli(tmp_path, *args)
+            proc = run_cli(tmp_path, *args)
             assert proc.returncode == 7, (args, proc.stderr)
             assert "another mlflowctl pipeline is running" in _one_error(proc)
             assert _snapshot(wd) == before, args
     # finished: a new prompt is refused without --force and says how to resume
-    refused = _cli(tmp_path, "run", "classify wine cultivars", "--workdir", "wd", "--json")
+    refused = run_cli(tmp_path, "run", "classify wine cultivars", "--workdir", "wd", "--json")
     assert refused.returncode == 2
     line = _one_error(refused)
     assert json.loads(journal.read_text())["pipeline_id"] in line
@@ -208,12 +164,14 @@ def test_x4_second_run_in_a_busy_workdir_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_x4_default_workdir_is_named_after_the_pipeline(tmp_path: Path) -> None:
-    proc = _cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--phases", "design", "--json")
+    proc = run_cli(
+        tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--phases", "design", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     pid = json.loads(proc.stdout)["pipeline_id"]
     assert f"pipeline {pid} in runs/{pid}" in proc.stderr
     assert f"mlflowctl run --resume runs/{pid}" in proc.stderr
     journal = json.loads((tmp_path / "runs" / pid / ".mlflowctl" / "pipeline.json").read_text())
     assert journal["pipeline_id"] == pid
-    resumed = _cli(tmp_path, "run", "--resume", f"runs/{pid}")
+    resumed = run_cli(tmp_path, "run", "--resume", f"runs/{pid}")
     assert resumed.returncode == 0, resumed.stderr

@@ -5,60 +5,16 @@ CLI in a subprocess, real trainings (tiny), a real SQLite store per test."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from blueprints import make_blueprint
+from cli_helpers import run_cli, start_cli, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "CI": "true", "PYTHONUNBUFFERED": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("MLFLOWCTL_AGENTS_DIR", None)
-    return env
-
-
-def _cli(cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlflowctl", *args],
-        cwd=cwd,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mlflowctl", *args],
-        cwd=cwd,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 180) -> list[str]:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    for line in proc.stderr:
-        seen.append(line)
-        if text in line:
-            return seen
-        assert time.monotonic() < deadline, "".join(seen)
-    raise AssertionError(f"{text!r} never printed:\n{''.join(seen)}")
 
 
 def _client(tmp_path: Path) -> Any:
@@ -89,10 +45,10 @@ def test_x12_kill_between_version_and_alias_then_build_resume_reuses_the_version
 ) -> None:
     from filelock import FileLock
 
-    proc = _start(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "2",
+    proc = start_cli(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "2",
                   "--accelerator", "cpu")  # fmt: skip
     try:
-        _wait_for(proc, "] epoch 1/")
+        wait_for(proc, "] epoch 1/")
         with FileLock(str(tmp_path / "mlflow.db.lock")):  # the alias step waits here
             client = _client(tmp_path)
             deadline = time.monotonic() + 120
@@ -107,7 +63,7 @@ def test_x12_kill_between_version_and_alias_then_build_resume_reuses_the_version
     [version] = _versions(client)
     assert list(version.aliases) == [], "killed before the alias was set"
 
-    resumed = _cli(tmp_path, "build", str(bp), "--out", "b", "--resume", "--json")
+    resumed = run_cli(tmp_path, "build", str(bp), "--out", "b", "--resume", "--json")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     doc = json.loads(resumed.stdout)
     versions = _versions(client)
@@ -126,11 +82,11 @@ def _versions(client: Any) -> list[Any]:
 
 
 def test_x18_build_resume_keeps_the_max_epochs_override(tmp_path: Path, bp: Path) -> None:
-    first = _cli(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "1", "--no-track",
+    first = run_cli(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "1", "--no-track",
                  "--accelerator", "cpu", "--json")  # fmt: skip
     assert first.returncode == 0, first.stderr[-3000:]
     assert json.loads(first.stdout)["epochs"] == 1
-    resumed = _cli(tmp_path, "build", str(bp), "--out", "b", "--resume", "--no-track", "--json")
+    resumed = run_cli(tmp_path, "build", str(bp), "--out", "b", "--resume", "--no-track", "--json")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads(resumed.stdout)["epochs"] == 1, "the recorded --max-epochs 1 was kept"
     state = json.loads((tmp_path / "b" / ".mlflowctl" / "build.json").read_text())
@@ -142,7 +98,7 @@ def test_x18_build_resume_keeps_the_max_epochs_override(tmp_path: Path, bp: Path
     ]
     assert [s["epochs"] for s in starts] == [1, 1]
     # given again, a flag wins
-    again = _cli(tmp_path, "build", str(bp), "--out", "b", "--resume", "--no-track",
+    again = run_cli(tmp_path, "build", str(bp), "--out", "b", "--resume", "--no-track",
                  "--max-epochs", "2", "--json")  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads(again.stdout)["epochs"] == 2
@@ -156,13 +112,13 @@ def _corrupt(path: Path) -> None:
 def test_x19_corrupt_last_checkpoint_falls_back_to_one_that_verifies(
     tmp_path: Path, bp: Path
 ) -> None:
-    first = _cli(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "2", "--no-track",
+    first = run_cli(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "2", "--no-track",
                  "--accelerator", "cpu")  # fmt: skip
     assert first.returncode == 0, first.stderr[-3000:]
     ckpts = tmp_path / "b" / "checkpoints"
     _corrupt(ckpts / "last.ckpt")
     bad = (ckpts / "last.ckpt").read_bytes()
-    resumed = _cli(tmp_path, "build", str(bp), "--out", "b", "--resume", "--no-track", "--json")
+    resumed = run_cli(tmp_path, "build", str(bp), "--out", "b", "--resume", "--no-track", "--json")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "continuing from best.ckpt" in resumed.stderr
     assert json.loads(resumed.stdout)["status"] == "finished"
@@ -172,7 +128,7 @@ def test_x19_corrupt_last_checkpoint_falls_back_to_one_that_verifies(
     # checked first, so a dead one fails before anything is written); it holds no run.
     for name in ("last.ckpt", "best.ckpt"):
         _corrupt(ckpts / name)
-    dead = _cli(tmp_path, "build", str(bp), "--out", "b", "--resume")
+    dead = run_cli(tmp_path, "build", str(bp), "--out", "b", "--resume")
     assert dead.returncode == 2, dead.stderr
     assert "corrupt" in next(x for x in dead.stderr.splitlines() if x.startswith("error:"))
     assert _all_runs(tmp_path) == []
@@ -181,10 +137,10 @@ def test_x19_corrupt_last_checkpoint_falls_back_to_one_that_verifies(
 @pytest.mark.fault
 @pytest.mark.slow
 def test_x19_run_resume_with_a_corrupt_last_checkpoint(tmp_path: Path) -> None:
-    proc = _start(tmp_path, "run", "classify handwritten digits", "--data", "sklearn:digits",
+    proc = start_cli(tmp_path, "run", "classify handwritten digits", "--data", "sklearn:digits",
                   "--workdir", "wd", "--max-epochs", "40")  # fmt: skip
     try:
-        _wait_for(proc, "epoch 3")
+        wait_for(proc, "epoch 3")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -194,7 +150,7 @@ def test_x19_run_resume_with_a_corrupt_last_checkpoint(tmp_path: Path) -> None:
     ckpts = tmp_path / "wd" / "build" / "checkpoints"
     _corrupt(ckpts / "last.ckpt")
     runs_before = len(_all_runs(tmp_path))
-    resumed = _cli(tmp_path, "run", "--resume", "wd", "--max-epochs", "4", "--json")
+    resumed = run_cli(tmp_path, "run", "--resume", "wd", "--max-epochs", "4", "--json")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (ckpts / "last.ckpt.corrupt").is_file()
     assert len(_all_runs(tmp_path)) == runs_before + 1
@@ -207,7 +163,9 @@ def test_x19_run_resume_with_a_corrupt_last_checkpoint(tmp_path: Path) -> None:
     journal_doc = json.loads(journal.read_text())
     journal_doc["phases"]["train"]["status"] = "failed"  # as after a second interruption
     journal.write_text(json.dumps(journal_doc))
-    dead = _cli(tmp_path, "run", "--resume", "wd")
+    dead = run_cli(tmp_path, "run", "--resume", "wd")
     assert dead.returncode == 2 and "--restart-phase train" in dead.stderr
-    fresh = _cli(tmp_path, "run", "--resume", "wd", "--restart-phase", "train", "--max-epochs", "2")
+    fresh = run_cli(
+        tmp_path, "run", "--resume", "wd", "--restart-phase", "train", "--max-epochs", "2"
+    )
     assert fresh.returncode == 0, fresh.stderr[-3000:]

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,62 +15,11 @@ from typing import Any
 
 import pytest
 from blueprints import make_blueprint
+from cli_helpers import run_cli, slow_blueprint, start_cli, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 PROMPT = "classify iris flowers"
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "CI": "true", "PYTHONUNBUFFERED": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("MLFLOWCTL_AGENTS_DIR", None)
-    return env
-
-
-def _cli(cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlflowctl", *args],
-        cwd=cwd,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mlflowctl", *args],
-        cwd=cwd,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 180) -> list[str]:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    for line in proc.stderr:
-        seen.append(line)
-        if text in line:
-            return seen
-        assert time.monotonic() < deadline, "".join(seen)
-    raise AssertionError(f"{text!r} never printed:\n{''.join(seen)}")
-
-
-def _slow_blueprint(path: Path) -> Path:
-    training = {
-        "max_epochs": 5000,
-        "batch_size": 1,
-        "early_stopping": {"enabled": False, "monitor": "val_accuracy", "mode": "max"},
-    }
-    path.write_text(make_blueprint("mlp", "iris", training=training).to_yaml())
-    return path
 
 
 def _trainer_pids(folder: Path) -> list[int]:
@@ -123,11 +71,11 @@ def _one_error(stderr: str) -> str:
 @pytest.mark.slow  # over ~20 s on 2 cores: make test-slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_x10_sigkill_of_mlflowctl_takes_the_training_child_with_it(tmp_path: Path) -> None:
-    bp = _slow_blueprint(tmp_path / "bp.yaml")
+    bp = slow_blueprint(tmp_path / "bp.yaml")
     build = tmp_path / "b"
-    proc = _start(tmp_path, "build", str(bp), "--out", "b", "--no-track", "--accelerator", "cpu")
+    proc = start_cli(tmp_path, "build", str(bp), "--out", "b", "--no-track", "--accelerator", "cpu")
     try:
-        _wait_for(proc, "] epoch 1/")
+        wait_for(proc, "] epoch 1/")
         children = _trainer_pids(build)
         assert len(children) == 1
         child = children[0]
@@ -162,11 +110,11 @@ def test_x11_sigterm_during_registration_is_143_with_one_line_and_json(tmp_path:
 
     bp = tmp_path / "bp.yaml"
     bp.write_text(make_blueprint("mlp", "iris").to_yaml())
-    proc = _start(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "2",
+    proc = start_cli(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "2",
                   "--accelerator", "cpu", "--json")  # fmt: skip
     store_lock = FileLock(str(tmp_path / "mlflow.db.lock"))
     try:
-        seen = _wait_for(proc, "] epoch 1/")
+        seen = wait_for(proc, "] epoch 1/")
         with store_lock:  # registration creates the version, then waits here for the alias
             client = _client(tmp_path)
             deadline = time.monotonic() + 120
@@ -200,10 +148,10 @@ def _journal(wd: Path) -> dict[str, Any]:
 def test_x11_sigint_early_in_run_is_130_json_journal_interrupted_then_resumes(
     tmp_path: Path,
 ) -> None:
-    proc = _start(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
+    proc = start_cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
                   "--max-epochs", "2", "--accelerator", "cpu", "--json")  # fmt: skip
     try:
-        _wait_for(proc, "pipeline pl-")
+        wait_for(proc, "pipeline pl-")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -219,7 +167,7 @@ def test_x11_sigint_early_in_run_is_130_json_journal_interrupted_then_resumes(
     assert journal["status"] == "interrupted" and journal["exit_code"] == 130
     failed = [n for n, rec in journal["phases"].items() if rec["status"] == "failed"]
     assert failed in ([], [doc["phase"]])  # the signal may land before the phase began
-    resumed = _cli(tmp_path, "run", "--resume", "wd", "--json")
+    resumed = run_cli(tmp_path, "run", "--resume", "wd", "--json")
     # 8: two epochs rarely beat the baseline, the gate keeps the version @challenger; still finished
     assert resumed.returncode in (0, 8), resumed.stderr[-3000:]
     journal = _journal(tmp_path / "wd")
@@ -236,7 +184,7 @@ def _parent_runs(tmp_path: Path) -> list[Any]:
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="needs a machine without a GPU")
 def test_x14_failing_exit_2_ends_the_parent_run_failed(tmp_path: Path) -> None:
-    proc = _cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
+    proc = run_cli(tmp_path, "run", PROMPT, "--data", "sklearn:iris", "--workdir", "wd",
                 "--max-epochs", "1", "--accelerator", "gpu")  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "--accelerator gpu" in _one_error(proc.stderr)
@@ -247,10 +195,10 @@ def test_x14_failing_exit_2_ends_the_parent_run_failed(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_x14_sigterm_in_training_ends_the_parent_run_killed(tmp_path: Path) -> None:
-    proc = _start(tmp_path, "run", "classify handwritten digits", "--data", "sklearn:digits",
+    proc = start_cli(tmp_path, "run", "classify handwritten digits", "--data", "sklearn:digits",
                   "--workdir", "wd", "--max-epochs", "40")  # fmt: skip
     try:
-        _wait_for(proc, "epoch 2")
+        wait_for(proc, "epoch 2")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -258,6 +206,6 @@ def test_x14_sigterm_in_training_ends_the_parent_run_killed(tmp_path: Path) -> N
             proc.kill()
     assert proc.returncode == 143, err
     assert [r.info.status for r in _parent_runs(tmp_path)] == ["KILLED"]
-    resumed = _cli(tmp_path, "run", "--resume", "wd", "--max-epochs", "3")
+    resumed = run_cli(tmp_path, "run", "--resume", "wd", "--max-epochs", "3")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert [r.info.status for r in _parent_runs(tmp_path)] == ["FINISHED"]
