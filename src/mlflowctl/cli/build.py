@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from mlflowctl import console
+from mlflowctl.cli.options import TrackingUriOpt
 from mlflowctl.orchestrate.signals import interruptible
 
 
@@ -87,14 +88,7 @@ def build(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the files that would be written; write none.")
     ] = False,
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(
-            "--tracking-uri",
-            help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else the mlops-architect "
-            "policy's tracking_uri, else sqlite:///mlflow.db in the current directory].",
-        ),
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
     no_track: Annotated[
         bool, typer.Option("--no-track", help="Train without MLflow tracking or registration.")
     ] = False,

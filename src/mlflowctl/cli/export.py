@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 from mlflowctl import console
-from mlflowctl.cli.predict import MODEL_ARG_HELP, JsonOpt, UriOpt
+from mlflowctl.cli.options import JsonOpt, TrackingUriOpt
+from mlflowctl.cli.predict import MODEL_ARG_HELP
 
 
 def export(
@@ -22,7 +23,7 @@ def export(
     no_log: Annotated[
         bool, typer.Option("--no-log", help="Do not log the file to the version's run.")
     ] = False,
-    tracking_uri: UriOpt = None,
+    tracking_uri: TrackingUriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """ONNX of the network with numeric scaling folded in; parity vs PyTorch <= 1e-4.

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from mlflowctl import console
+from mlflowctl.cli.options import TrackingUriOpt
 from mlflowctl.errors import EXIT_AUDIT_FINDINGS
 
 EXIT_DRIFT_FOUND = EXIT_AUDIT_FINDINGS
@@ -93,10 +94,7 @@ def monitor(
     max_epochs: Annotated[
         int | None, typer.Option("--max-epochs", min=1, help="Epoch budget of --retrain.")
     ] = None,
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option("--tracking-uri", help="MLflow tracking URI (same rule as build)."),
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Compare new data and the model's predictions on it with its training reference."""

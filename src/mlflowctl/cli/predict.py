@@ -11,18 +11,10 @@ from typing import Annotated, Any
 import typer
 
 from mlflowctl import console
+from mlflowctl.cli.options import JsonOpt, TrackingUriOpt
 
 MODEL_ARG_HELP = "NAME@ALIAS (e.g. iris-classifier@champion), NAME/VERSION or a models:/ URI."
 
-UriOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--tracking-uri",
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the mlops-architect "
-        "policy's tracking_uri, else sqlite:///mlflow.db in the current directory).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 InputOpt = Annotated[
     Path, typer.Option("--input", "-i", help="CSV or Parquet file (.parquet) of raw rows.")
 ]
@@ -83,7 +75,7 @@ def predict(
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Rows per chunk (bounds memory).")
     ] = 10_000,
-    tracking_uri: UriOpt = None,
+    tracking_uri: TrackingUriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Batch inference on a CSV or Parquet file: key columns + prediction (+ proba_<class>).
@@ -157,7 +149,7 @@ def forecast(
         ),
     ] = None,
     output: OutputOpt = None,
-    tracking_uri: UriOpt = None,
+    tracking_uri: TrackingUriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The next H values after the input's last observation: step, forecast (, time)."""

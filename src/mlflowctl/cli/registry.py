@@ -11,18 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from mlflowctl import console
+from mlflowctl.cli.options import JsonOpt, TrackingUriOpt
 
 app = typer.Typer(no_args_is_help=True)
-
-UriOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--tracking-uri",
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the mlops-architect "
-        "policy's tracking_uri, else sqlite:///mlflow.db in the current directory).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 
 
 def _uri(ctx: typer.Context, flag: str | None) -> str:
@@ -56,7 +47,9 @@ def _print_version(title: str, mv: Any, as_json: bool) -> None:
 
 
 @app.command("list")
-def list_(ctx: typer.Context, tracking_uri: UriOpt = None, as_json: JsonOpt = False) -> None:
+def list_(
+    ctx: typer.Context, tracking_uri: TrackingUriOpt = None, as_json: JsonOpt = False
+) -> None:
     """Registered models with their latest version and aliases."""
     from mlflowctl.mlops.registry_query import list_models
 
@@ -74,7 +67,7 @@ def list_(ctx: typer.Context, tracking_uri: UriOpt = None, as_json: JsonOpt = Fa
 def show(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Registered model name.")],
-    tracking_uri: UriOpt = None,
+    tracking_uri: TrackingUriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every version of NAME: aliases, metrics, promotion audit tags, weights hash."""
@@ -108,7 +101,7 @@ def promote(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[int, typer.Argument(help="Version to make @champion.", min=1)],
     force: Annotated[bool, typer.Option("--force", help="Skip the promotion gate.")] = False,
-    tracking_uri: UriOpt = None,
+    tracking_uri: TrackingUriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Move @champion to VERSION if it passes the model's gate (exit 8 if not)."""
@@ -124,7 +117,7 @@ def promote(
 def rollback(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Registered model name.")],
-    tracking_uri: UriOpt = None,
+    tracking_uri: TrackingUriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Move @champion back to the recorded previous champion (never deletes a version)."""
@@ -143,7 +136,7 @@ def verify(
     version: Annotated[
         int | None, typer.Argument(help="Version (default: @champion).", min=1)
     ] = None,
-    tracking_uri: UriOpt = None,
+    tracking_uri: TrackingUriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Recompute the sha256 of the version's weights and compare with its tag (exit 7)."""

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mlflowctl import console
+from mlflowctl.cli.options import TrackingUriOpt
 from mlflowctl.orchestrate.signals import interruptible
 from mlflowctl.settings import ENV_TRACKING_URI, current
 
@@ -37,14 +38,7 @@ def run(
     backend: Annotated[
         str, typer.Option("--backend", help="offline, openai:MODEL or anthropic:MODEL.")
     ] = "offline",
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(
-            "--tracking-uri",
-            help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else the mlops-architect "
-            "policy's tracking_uri, else sqlite:///mlflow.db in the current directory].",
-        ),
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
     max_epochs: Annotated[
         int | None, typer.Option("--max-epochs", min=1, help="Cap the blueprint's epochs.")
     ] = None,

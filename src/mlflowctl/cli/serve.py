@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from mlflowctl import console
-from mlflowctl.cli.predict import MODEL_ARG_HELP, UriOpt
+from mlflowctl.cli.options import TrackingUriOpt
+from mlflowctl.cli.predict import MODEL_ARG_HELP
 
 
 def serve(
@@ -20,7 +21,7 @@ def serve(
         str, typer.Option("--host", help="Address to bind (loopback unless told otherwise).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 5001,
-    tracking_uri: UriOpt = None,
+    tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """Serve MODEL with MLflow's scoring protocol (/ping, /invocations) until Ctrl-C."""
     from mlflowctl.cli.predict import _load, tracking_uri_of

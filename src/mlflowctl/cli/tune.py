@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from mlflowctl import console
+from mlflowctl.cli.options import TrackingUriOpt
 
 
 def tune(
@@ -54,14 +55,7 @@ def tune(
         typer.Option("--out", help="Tune folder [default: builds/<blueprint_id>-<approach>-tune]."),
     ] = None,
     pruner: Annotated[str, typer.Option("--pruner", help="median, hyperband or none.")] = "median",
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(
-            "--tracking-uri",
-            envvar="MLFLOW_TRACKING_URI",
-            help="MLflow tracking URI [default: sqlite:///mlflow.db in the working directory].",
-        ),
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Search the blueprint's hyper-parameters (one nested MLflow run per trial); register the

@@ -1,0 +1,18 @@
+"""Options several commands share, declared once so their flag, help and default agree."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+#: the store; resolved by ``Settings`` (flag, then MLFLOW_TRACKING_URI, then the mlops policy)
+TrackingUriOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else the mlops-architect "
+        "policy's tracking_uri, else sqlite:///mlflow.db in the current directory].",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
