@@ -321,3 +321,26 @@ def test_cli_needs_info_and_unsupported(tmp_path: Path) -> None:
     assert r.returncode == 0 and "assumed" in r.stdout
     r = cli("run", "what is my loss doing?", "--workdir", "w")
     assert r.returncode == 2 and not (tmp_path / "w").exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task", "horizon"),
+    [
+        (
+            "I have a spreadsheet of house sales and want a number for what a new listing "
+            "will go for",
+            "regression",
+            None,
+        ),
+        ("what is each used car worth?", "regression", None),
+        ("how much will this series be next quarter? it's monthly", "forecasting", 3),
+        ("how many visitors will the site get next week? daily counts", "forecasting", 7),
+    ],
+)
+def test_task_from_everyday_wording(prompt: str, task: str, horizon: int | None) -> None:
+    """Found from outside: "a number for", "worth" and a horizon on a series were misread."""
+    req = read_requirements(prompt)
+    assert req.task == task
+    assert req.constraints.horizon == horizon
+    factors = design(prompt).envelope.uncertainty_factors
+    assert not any(u.startswith("not understood") for u in factors)

@@ -43,7 +43,8 @@ _TASK = [
                        r"malignant|benign|categor|\bwhich (class|kind|type)|label|\bspam\b"),
     ("regression", r"regress|progression|estimate|how much|how many|\bamount\b|continuous|"
                    r"predict (the )?(price|value|score|yield|demand|age|cost)|"
-                   r"\b(house|home|car|rent|sale|property) prices?\b"),
+                   r"\b(house|home|car|rent|sale|property) prices?\b|a number for|\bworth\b|"
+                   r"\b(go|goes|sell|sells) for\b"),
 ]  # fmt: skip
 _MODALITY = [
     ("image", r"image|photo|picture|pixel|grayscale|greyscale|\brgb\b|handwritten|mnist|"
@@ -119,8 +120,8 @@ def prompt_hints(prompt: str) -> Hints:
     h.frequency_unit = next(
         (u for w, u in _ADVERB_UNIT.items() if re.search(rf"\b{w}\b", low)), None
     )
-    if h.horizon and h.task is None:
-        h.task = "forecasting"
+    if h.horizon and (h.task is None or (h.task == "regression" and h.modality == "sequence")):
+        h.task = "forecasting"  # "how much will this series be next quarter": a forecast
     wishes = {t.metric for t in h.constraints.metric_targets}
     if h.task is None and wishes:
         h.task = "regression" if wishes <= phrases.MINIMIZED | {"r2"} else "classification"
