@@ -148,7 +148,7 @@ def test_run_tune_phase_journaled_registered_and_gated(tmp_path: Path, cli: Any)
     tune = summary["tune"]
     assert sum(tune["trials"].values()) == 3 and tune["metric"] == "val_accuracy"
     assert isinstance(tune["best_value"], float)
-    journal = json.loads((tmp_path / "wd" / ".mlflowctl" / "journal.json").read_text())
+    journal = json.loads((tmp_path / "wd" / ".mlflowctl" / "pipeline.json").read_text())
     rec = journal["phases"]["tune"]
     assert rec["status"] == "done" and rec["outputs"]["best_trial"] == tune["best_trial"]
     assert journal["options"]["tune"]["trials"] == 3
@@ -181,7 +181,7 @@ def test_run_ddp_two_processes_one_run_one_version(tmp_path: Path, cli: Any) -> 
     assert proc.returncode in (0, 8), proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     assert summary["model_version"] == 1
-    journal = json.loads((tmp_path / "wd" / ".mlflowctl" / "journal.json").read_text())
+    journal = json.loads((tmp_path / "wd" / ".mlflowctl" / "pipeline.json").read_text())
     assert journal["options"]["scale"]["devices"] == 2
     metrics = json.loads((tmp_path / "wd" / "build" / "outputs" / "metrics.json").read_text())
     assert metrics["devices"] == 2 and metrics["strategy"] == "ddp"
