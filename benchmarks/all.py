@@ -7,7 +7,7 @@ latency, training overhead (T3), tracking overhead (T4), end to end (T10) and qu
 the quality run, short overhead runs): it checks the machinery, not the targets that need long
 runs.
 
-    python benchmarks/all.py [--quick] [--only cli,design,training,tracking,e2e,quality,gpu]
+    python benchmarks/all.py [--quick] [--only cli,design,training,tracking,e2e,quality,gpu,tune]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PARTS = ("cli", "design", "training", "tracking", "e2e", "quality", "gpu")
+PARTS = ("cli", "design", "training", "tracking", "e2e", "quality", "gpu", "tune")
 T1_NAMED = ("--help", "--version", "plan", "validate")
 HEAVY = ("torch", "lightning", "mlflow", "sklearn", "pandas", "scipy")
 #: performance-targets.md T9 floors (10-fold CV); "within ~1 pt of the floor" is the target
@@ -181,6 +181,9 @@ def run_parts(parts: list[str], quick: bool, datasets: str | None) -> dict[str, 
 
     step("quality", quality)
     step("gpu", gpu)
+    # tuned vs default configuration (issue 16): ~20 min on 2 cores, ~3 with --quick
+    tune_args = ["--trials", "2", "--max-epochs", "2", "--datasets", "iris"] if quick else []
+    step("tune", lambda: _script("tuning.py", tune_args, 3600))
     return res
 
 
@@ -401,6 +404,17 @@ def md_gpu(g: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def md_tune(t: dict[str, Any] | None) -> list[str]:
+    from tuning import SECTION
+    from tuning import markdown as tune_markdown
+
+    lines = [SECTION, ""]
+    if _err(lines, t):
+        return lines
+    assert t is not None
+    return tune_markdown(t)
+
+
 def markdown(res: dict[str, Any], info: dict[str, Any], command: str, quick: bool) -> str:
     head = [
         "# mlflowctl benchmarks: last run",
@@ -425,6 +439,8 @@ def markdown(res: dict[str, Any], info: dict[str, Any], command: str, quick: boo
         *md_e2e(res.get("e2e")),
         "",
         *md_gpu(res.get("gpu")),
+        "",
+        *md_tune(res.get("tune")),
     ]
     return "\n".join(head + body) + "\n"
 

@@ -82,10 +82,16 @@ def test_tune_three_trials_nested_runs_and_registration(tmp_path: Path, cli: Any
         assert {"lr", "dropout", "hidden"} <= set(r.data.params)
         if r.data.tags["mlflowctl.trial_state"] == "complete":
             assert "val_accuracy" in r.data.metrics
-    # the search never saw the test split: only the registered (best) run carries test metrics
-    with_test = [r for r in children if "test_accuracy" in r.data.metrics]
-    assert len(with_test) == 1
-    assert with_test[0].data.tags["mlflowctl.trial_number"] == str(summary["best"]["number"])
+    # the search never saw the test split: no trial computed a test metric (not even in its
+    # own outputs); only the retrained best configuration, the registered one, has them
+    assert not [r for r in children if any(k.startswith("test_") for k in r.data.metrics)]
+    for metrics_json in (Path(summary["tune_dir"]) / "trials").glob("*/outputs/metrics.json"):
+        assert not [k for k in json.loads(metrics_json.read_text())["metrics"] if "test_" in k]
+    best = [r for r in runs if r.data.tags.get("mlflowctl.tune_role") == "best"]
+    assert len(best) == 1 and "test_accuracy" in best[0].data.metrics
+    assert best[0].data.tags["mlflowctl.trial_number"] == str(summary["best"]["number"])
+    assert best[0].data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert summary["best_run_id"] == best[0].info.run_id
     assert summary["model_name"] == "test-model" and summary["model_version"] == 1
     assert summary["promotion_reason"]
     from mlflow import MlflowClient

@@ -109,6 +109,32 @@ class SearchParam(Strict):
         return self
 
 
+def lookback_bounds(
+    lookback: int,
+    horizon: int,
+    *,
+    series_length: int | None = None,
+    max_len: int | None = None,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    min_windows: int = 10,
+) -> tuple[int, int] | None:
+    """The range a search may move a forecaster's window (``lookback``) in: from the horizon
+    (or half the designed window) to twice the designed window, capped by what the training
+    split of a ``series_length`` series allows (``min_windows`` training windows left, as the
+    critic asks) and by a transformer's ``max_len``; None when no range is left."""
+    low = max(horizon, lookback // 2, 2)
+    high = 2 * lookback
+    if series_length is not None:
+        n_test = max(horizon, round(series_length * test_fraction))
+        n_val = max(horizon, round(series_length * val_fraction))
+        train_end = series_length - n_test - n_val
+        high = min(high, train_end - horizon - min_windows + 1)
+    if max_len is not None:
+        high = min(high, max_len)
+    return (low, high) if low < high else None
+
+
 class SearchSpace(Strict):
     enabled: bool = False
     method: SearchMethod = "random"

@@ -69,7 +69,15 @@ MetricMode = Literal["min", "max"]
 SearchMethod = Literal["grid", "random", "tpe"]
 #: hyper-parameters a search space may vary (paths into an approach)
 SearchParamName = Literal[
-    "lr", "weight_decay", "batch_size", "dropout", "hidden", "layers", "d_model", "chunk_length"
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "dropout",
+    "hidden",
+    "layers",
+    "d_model",
+    "chunk_length",
+    "lookback",
 ]
 SearchKind = Literal["log_uniform", "uniform", "int", "choice"]
 PlanOwner = Literal["ml-engineer", "mlops-engineer"]

@@ -66,6 +66,40 @@ def run(
             help="With --resume: redo this phase and every later one (e.g. train).",
         ),
     ] = None,
+    tune: Annotated[
+        bool,
+        typer.Option(
+            "--tune", help="Search the blueprint's hyper-parameters (Optuna) before the build."
+        ),
+    ] = False,
+    trials: Annotated[
+        int | None,
+        typer.Option("--trials", help="With --tune: trials [default: the blueprint's]."),
+    ] = None,
+    tune_timeout: Annotated[
+        float | None,
+        typer.Option("--tune-timeout", help="With --tune: start no trial after this many s."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="With --tune: worker processes sharing the study."),
+    ] = None,
+    devices: Annotated[
+        int | None,
+        typer.Option("--devices", help="Devices (processes) per node [default: the blueprint's]."),
+    ] = None,
+    num_nodes: Annotated[
+        int | None,
+        typer.Option("--num-nodes", help="Nodes [default: the blueprint's]."),
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option("--strategy", help="auto, ddp or fsdp [default: the blueprint's]."),
+    ] = None,
+    accumulate: Annotated[
+        int | None,
+        typer.Option("--accumulate", help="Batches per optimizer step [default: the blueprint's]."),
+    ] = None,
 ) -> None:
     """Design, build, train, evaluate, register and promote: a requirement to a @champion."""
     from mlflowctl.errors import InvalidInputError, MlflowctlError
@@ -86,6 +120,15 @@ def run(
             "--restart-phase only applies to --resume DIR",
             hint="mlflowctl run --resume DIR --restart-phase train",
             location="--restart-phase",
+        )
+    tune_knobs = _tune_knobs(tune, trials, tune_timeout, workers)
+    scale = _scale_flags(devices, num_nodes, strategy, accumulate, accelerator)
+    if resume is not None and (tune_knobs or scale):
+        raise InvalidInputError(
+            "--resume reuses the options the pipeline started with",
+            hint="the journal keeps --tune/--trials/--devices/...; start a new pipeline to change"
+            " them",
+            location="--tune" if tune_knobs else "--devices",
         )
     settings = current(ctx).with_tracking_uri(tracking_uri)
     view = console.PhaseView()
@@ -128,6 +171,8 @@ def run(
                 if phases
                 else settings.orchestrator.phases
             )
+            if tune_knobs is not None and "tune" not in chosen:
+                chosen = (*chosen, "tune")  # the pipeline orders its phases itself
             settings.tracking  # noqa: B018 (a bad URI or spec fails before a workdir exists)
             opts = PipelineOptions(
                 prompt=prompt,
@@ -142,6 +187,8 @@ def run(
                 approach=approach,
                 agents_dir=settings.agents_arg,
                 root=settings.cwd,
+                tune=tune_knobs,
+                scale=scale,
             )
             opts.pipeline_id = pipeline_id_for(opts)  # one id: the default workdir and the journal
             opts.workdir = workdir if workdir is not None else Path("runs") / opts.pipeline_id
@@ -172,6 +219,56 @@ def run(
         raise typer.Exit(result.exit_code)
 
 
+def _tune_knobs(
+    tune: bool, trials: int | None, timeout: float | None, workers: int | None
+) -> dict[str, object] | None:
+    """The search phase's options, checked before anything starts (exit 2 naming the flag)."""
+    from mlflowctl.errors import InvalidInputError
+
+    given = {"--trials": trials, "--tune-timeout": timeout, "--workers": workers}
+    if not tune:
+        named = [flag for flag, value in given.items() if value is not None]
+        if named:
+            raise InvalidInputError(
+                f"{named[0]} only applies with --tune",
+                hint=f"mlflowctl run PROMPT --tune {named[0]} ...",
+                location=named[0],
+            )
+        return None
+    if trials is not None and trials < 1:
+        raise InvalidInputError(f"--trials must be at least 1, got {trials}", location="--trials")
+    if workers is not None and workers < 1:
+        raise InvalidInputError(
+            f"--workers must be at least 1, got {workers}", location="--workers"
+        )
+    if timeout is not None and not timeout > 0:
+        raise InvalidInputError(
+            f"--tune-timeout must be positive, got {timeout:g}", location="--tune-timeout"
+        )
+    return {"trials": trials, "timeout": timeout, "workers": workers or 1}
+
+
+def _scale_flags(
+    devices: int | None,
+    num_nodes: int | None,
+    strategy: str | None,
+    accumulate: int | None,
+    accelerator: str,
+) -> dict[str, object] | None:
+    """The scale flags as the journal keeps them, checked like ``build`` checks them."""
+    if devices is None and num_nodes is None and strategy is None and accumulate is None:
+        return None
+    from mlflowctl.train.scale import Scale, check_scale
+
+    check_scale(Scale(devices, num_nodes, strategy, accumulate), accelerator)
+    return {
+        "devices": devices,
+        "num_nodes": num_nodes,
+        "strategy": strategy,
+        "accumulate": accumulate,
+    }
+
+
 def _print_summary(summary: dict[str, object]) -> None:
     keys = (
         "pipeline_id",
@@ -179,6 +276,7 @@ def _print_summary(summary: dict[str, object]) -> None:
         "blueprint_id",
         "approach",
         "family",
+        "tune",
         "metrics",
         "model_name",
         "model_version",

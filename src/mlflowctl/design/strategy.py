@@ -136,7 +136,7 @@ def training(
         and family not in families(recurrent=True)
     )
     metric = tracked_metrics(req.task, io.output_dim)
-    search = _search(family, req, metric)
+    search = _search(family, req, metric, io=io, profile=profile, params=params)
     return {
         "loss": loss,
         "optimizer": {"name": opt, "lr": lr, "weight_decay": weight_decay},
@@ -207,7 +207,42 @@ def _distributed(
     }
 
 
-def _search(family: str, req: Requirements, metrics: list[str]) -> dict[str, Any]:
+def _search(
+    family: str,
+    req: Requirements,
+    metrics: list[str],
+    *,
+    io: Any = None,
+    profile: DataProfile | None = None,
+    params: Any = None,
+) -> dict[str, Any]:
+    """The search space: optimizer knobs, the family's width, and for a forecaster the window
+    length (``lookback``), bounded by the horizon and what the training split allows."""
+    found = _knobs(family, req)
+    if req.task == "forecasting" and io is not None and len(io.shape) == 2:
+        from mlflowctl.blueprint.training import lookback_bounds
+
+        bounds = lookback_bounds(
+            io.steps,
+            io.output_dim,
+            series_length=profile.series_length if profile is not None else None,
+            max_len=getattr(params, "max_len", None),
+        )
+        if bounds is not None:
+            found.append({"name": "lookback", "kind": "int", "low": bounds[0], "high": bounds[1]})
+    on = req.constraints.hyperparameter_search
+    metric = "val_accuracy" if req.task == "classification" else "val_loss"
+    return {
+        "enabled": on,
+        "method": "tpe" if on else "random",
+        "n_trials": 30 if on else 20,
+        "metric": metric if metric in metrics else "val_loss",
+        "direction": "maximize" if metric in MAXIMIZE else "minimize",
+        "params": found,
+    }
+
+
+def _knobs(family: str, req: Requirements) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {"name": "lr", "kind": "log_uniform", "low": 1e-4, "high": 3e-2},
         {"name": "weight_decay", "kind": "log_uniform", "low": 1e-6, "high": 1e-1},
@@ -220,13 +255,4 @@ def _search(family: str, req: Requirements, metrics: list[str]) -> dict[str, Any
         params.append({"name": "d_model", "kind": "choice", "choices": [32, 64, 128]})
     if family in families(recurrent=True) and req.constraints.tbptt:
         params.append({"name": "chunk_length", "kind": "int", "low": 4, "high": 64})
-    on = req.constraints.hyperparameter_search
-    metric = "val_accuracy" if req.task == "classification" else "val_loss"
-    return {
-        "enabled": on,
-        "method": "tpe" if on else "random",
-        "n_trials": 30 if on else 20,
-        "metric": metric if metric in metrics else "val_loss",
-        "direction": "maximize" if metric in MAXIMIZE else "minimize",
-        "params": params,
-    }
+    return params

@@ -11,9 +11,11 @@ from typing import Any, Protocol
 
 from mlflowctl.orchestrate.journal import Journal
 
-ALL_PHASES = ("design", "build", "train", "evaluate", "register", "promote")
+#: ``tune`` runs only when asked (``run --tune``): the search, then the tuned blueprint is built
+ALL_PHASES = ("design", "tune", "build", "train", "evaluate", "register", "promote")
 PHASE_OWNER = {
     "design": "ml-architect",
+    "tune": "ml-engineer",
     "build": "ml-engineer",
     "train": "ml-engineer",
     "evaluate": "ml-engineer",
@@ -42,6 +44,10 @@ class PipelineOptions:
     root: Path = field(default_factory=Path.cwd)
     #: chosen once, so the default workdir ``runs/<id>`` and the journal name the same id
     pipeline_id: str | None = None
+    #: ``run --tune``: {"trials", "timeout", "workers"} of the search phase
+    tune: dict[str, Any] | None = None
+    #: ``run --devices/--num-nodes/--strategy/--accumulate`` (None: the blueprint's)
+    scale: dict[str, Any] | None = None
 
 
 class PipelineContext(Protocol):

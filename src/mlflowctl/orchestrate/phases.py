@@ -92,6 +92,58 @@ def phase_design(p: Pipeline) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- tune
+
+#: the design's blueprint, kept by the tune phase (blueprint.yaml becomes the tuned one)
+UNTUNED_FILE = "tune/blueprint.untuned.yaml"
+
+
+def phase_tune(p: Pipeline) -> dict[str, Any]:
+    """``run --tune``: the Optuna search over the design's blueprint (``mlflowctl tune``'s,
+    its study in ``tune/`` so a resumed pipeline continues it); the best configuration becomes
+    ``blueprint.yaml``, which the next phases build, train (with its test split), register as
+    @challenger and gate like any build."""
+    import shutil
+
+    from mlflowctl.orchestrate.tune import TuneOptions, tune
+
+    untuned = p.opts.workdir / UNTUNED_FILE
+    if not untuned.exists():  # a resumed tune phase searches the design, never its own result
+        _blueprint(p)  # exit 2 when the design phase has not written one
+        untuned.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p.opts.workdir / BLUEPRINT_FILE, untuned)
+    knobs = p.opts.tune or {}
+    summary = tune(
+        TuneOptions(
+            blueprint=untuned,
+            approach=p.opts.approach,
+            trials=knobs.get("trials"),
+            timeout=knobs.get("timeout"),
+            workers=int(knobs.get("workers") or 1),
+            max_epochs=p.opts.max_epochs,
+            data=p.opts.data,
+            out=untuned.parent,
+            tracking_uri=_tracking_uri(p),
+            register=False,
+        )
+    )
+    tuned = Path(summary["best_blueprint"])
+    atomic_write_text(p.opts.workdir / BLUEPRINT_FILE, tuned.read_text(encoding="utf-8"))
+    best = summary["best"]
+    info = {
+        "study": summary["study"],
+        "trials": summary["trials"],
+        "metric": best["metric"],
+        "best_value": best["value"],
+        "best_trial": best["number"],
+        "best_params": best["params"],
+        "study_run_id": summary["parent_run_id"],
+    }
+    p.progress("tune", "best", info)
+    return {**info, "blueprint": BLUEPRINT_FILE, "untuned_blueprint": UNTUNED_FILE,
+            "wall_time_s": summary["wall_time_s"], "summary": {"tune": info}}  # fmt: skip
+
+
 # --------------------------------------------------------------------------- build
 
 
@@ -176,6 +228,7 @@ def phase_train(p: Pipeline) -> dict[str, Any]:
         on_event=on_event,
         parent_run_id=parent,
         settings=settings_of(p),
+        scale=_scale(p, bp),
     )
     p.state["outcome"] = outcome
     assert outcome.run is not None
@@ -190,6 +243,26 @@ def phase_train(p: Pipeline) -> dict[str, Any]:
         "resumed": resume,
         "summary": {"run_id": outcome.run_id, "parent_run_id": parent},
     }
+
+
+def _scale(p: Pipeline, bp: Blueprint) -> Any:
+    """``run --devices/--num-nodes/--strategy/--accumulate`` (from the journal on --resume),
+    checked like ``build`` does: FSDP for a family it cannot wrap is exit 2 before training."""
+    if not p.opts.scale:
+        return None
+    from mlflowctl.blueprint.checks import fsdp_problem
+    from mlflowctl.train.scale import Scale, check_scale
+
+    scale = Scale(**p.opts.scale)
+    problem = fsdp_problem(bp.approach(p.opts.approach), scale.strategy)
+    if problem:
+        raise InvalidInputError(
+            problem,
+            hint="use --strategy ddp (or a family FSDP can wrap: mlp, cnn, tcn, transformer)",
+            location="--strategy",
+        )
+    check_scale(scale, p.opts.accelerator)
+    return scale
 
 
 def _parent_run(p: Pipeline, bp: Blueprint) -> str:
@@ -334,6 +407,7 @@ def _write_report(p: Pipeline, bp: Blueprint, summary: dict[str, Any]) -> None:
 #: the pipeline looks its phases up here (no lookup by name, no import back into the pipeline)
 PHASES: dict[str, PhaseFn] = {
     "design": phase_design,
+    "tune": phase_tune,
     "build": phase_build,
     "train": phase_train,
     "evaluate": phase_evaluate,

@@ -187,6 +187,8 @@ class Pipeline:
             approach=data.get("approach"),
             agents_dir=data.get("agents_dir"),
             root=Path(data.get("root") or Path.cwd()),
+            tune=data.get("tune"),
+            scale=data.get("scale"),
         )
         journal.status = "running"
         journal.exit_code = None
@@ -390,4 +392,6 @@ def _options_dict(opts: PipelineOptions) -> dict[str, Any]:
         "approach": opts.approach,
         "agents_dir": opts.agents_dir,
         "root": str(opts.root.resolve()),
+        "tune": opts.tune,
+        "scale": opts.scale,
     }

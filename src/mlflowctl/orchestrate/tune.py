@@ -56,6 +56,9 @@ class TuneOptions:
     out: Path | None = None
     tracking_uri: str | None = None
     pruner: str = "median"
+    #: retrain the best configuration and register it through the gate (``run --tune`` does
+    #: both in its own phases instead)
+    register: bool = True
 
 
 def _storage_url(opts: TuneOptions, tune_dir: Path) -> str:
@@ -196,6 +199,10 @@ def tune(opts: TuneOptions) -> dict[str, Any]:
     with FileLock(str(lock), timeout=600) if lock else contextlib.nullcontext():
         # one parent run per study, and a distinct seed for each process that joins it
         study = _load_study(storage, study_name, objective.direction, signature)
+        if not study.get_trials(deepcopy=False):  # a new study starts from the design itself
+            from mlflowctl.orchestrate.tune_space import defaults
+
+            study.enqueue_trial(defaults(approach, params), skip_if_exists=True)
         parent = _parent_run(study, uri, approach, study_name, trials, objective, opts, signature)
         joins = int(study.user_attrs.get(ATTR_JOINS, 0))
         study.set_user_attr(ATTR_JOINS, joins + 1)
@@ -224,7 +231,7 @@ def tune(opts: TuneOptions) -> dict[str, Any]:
         threads=_threads(opts.workers),
         budget_tolerance=load_agent("ml-architect").policy.param_budget_tolerance,
     )
-    return _search(_Plan(settings, opts.workers, seeds), tune_dir, bp, started)
+    return _search(_Plan(settings, opts.workers, seeds), tune_dir, bp, started, opts.register)
 
 
 def _parent_run(
@@ -263,7 +270,9 @@ def _parent_run(
     return run_id
 
 
-def _search(plan: _Plan, tune_dir: Path, bp: Any, started: float) -> dict[str, Any]:
+def _search(
+    plan: _Plan, tune_dir: Path, bp: Any, started: float, register: bool = True
+) -> dict[str, Any]:
     from mlflowctl.mlops.tuning import finish_study_run
     from mlflowctl.orchestrate.tune_trial import Worker, interrupt_handlers
 
@@ -298,4 +307,4 @@ def _search(plan: _Plan, tune_dir: Path, bp: Any, started: float) -> dict[str, A
         console.warn(f"tune: worker(s) {crashed} exited with an error; see {tune_dir / 'workers'}")
     from mlflowctl.orchestrate.tune_finish import finish
 
-    return finish(worker, tune_dir, bp, started)
+    return finish(worker, tune_dir, bp, started, register=register)

@@ -15,6 +15,9 @@ from typing import Any
 
 from mlflowctl import console
 
+#: study attribute: the best trial's retraining was claimed by one process (registered once)
+ATTR_RETRAINED = "mlflowctl.retrained"
+
 
 def _plots(study: Any, tune_dir: Path) -> list[Path]:
     """Optimization history and parameter importances (matplotlib; fANOVA for importance)."""
@@ -74,15 +77,61 @@ def _wait_for_others(study: Any, tracking_uri: str, limit_s: float = 1800.0) -> 
     console.warn("tune: trials still running elsewhere; finishing with what is complete")
 
 
-def finish(worker: Any, tune_dir: Path, bp: Any, started: float) -> dict[str, Any]:
+def _retrain_best(
+    worker: Any, number: int, params: dict[str, Any], best_bp: Any, tune_dir: Path
+) -> Any:
+    """The best configuration trained once more with its test evaluation on (trials score the
+    validation split only), on a nested run of its own (``tune_role: best``)."""
+    from mlflowctl.build import writer
+    from mlflowctl.mlops import tuning
+    from mlflowctl.orchestrate import services
+    from mlflowctl.train import runner
+
+    s = worker.s
+    root = tune_dir / "best"
+    console.status(f"tune: retraining the best configuration (trial {number}) with its test split")
+    count = best_bp.approach(s.approach).model.parameter_count
+    run_id = tuning.start_trial_run(
+        s.tracking_uri,
+        s.parent_run_id,
+        study=s.study,
+        number=number,
+        params={**params, "parameter_count": count, "max_epochs": worker.max_epochs},
+        tags={tuning.TAG_ROLE: "best", "mlflowctl.retrain_of_trial": str(number)},
+    )
+    logger = tuning.EpochLogger(s.tracking_uri, run_id, s.parent_run_id)
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "epoch":
+            logger.epoch(event.get("metrics", {}), int(event.get("epoch", 0)))
+
+    try:
+        project = writer.build(
+            best_bp, approach=s.approach, out=root, data=s.data, force=root.is_dir()
+        )
+        run = runner.train(project, max_epochs=worker.max_epochs, on_event=on_event)
+        tuning.log_trial_model(s.tracking_uri, run_id, best_bp, run)
+    except BaseException:
+        tuning.end_trial_run(s.tracking_uri, run_id, state="fail", status="FAILED")
+        raise
+    tuning.end_trial_run(s.tracking_uri, run_id, state="complete", status="FINISHED")
+    return services.BuildOutcome(
+        project=project,
+        run=run,
+        run_id=run_id,
+        tracking_uri=s.tracking_uri,
+        build_id=f"{s.study}-trial{number}",
+    )
+
+
+def finish(
+    worker: Any, tune_dir: Path, bp: Any, started: float, *, register: bool = True
+) -> dict[str, Any]:
     from optuna.trial import TrialState
 
-    from mlflowctl.build import writer
-    from mlflowctl.mlops.tuning import finish_study_run, log_trial_model
+    from mlflowctl.mlops.tuning import finish_study_run
     from mlflowctl.orchestrate import services
     from mlflowctl.orchestrate.tune_space import apply
-    from mlflowctl.orchestrate.tune_trial import ATTR_RUN
-    from mlflowctl.train.runner import read_run
 
     s, study, obj = worker.s, worker.study, worker.objective
     _wait_for_others(study, s.tracking_uri)
@@ -119,26 +168,24 @@ def finish(worker: Any, tune_dir: Path, bp: Any, started: float) -> dict[str, An
         "params": dict(best.params),
     }
     summary["best"] = best_info
-    run_id = str(best.user_attrs.get(ATTR_RUN, ""))
-    root = tune_dir / "trials" / f"{best.number:04d}"
     best_bp = apply(bp, s.approach, dict(best.params))
     version = None
-    if root.is_dir() and run_id:
-        project = writer.open_project(root)
-        run = read_run(project)
-        log_trial_model(s.tracking_uri, run_id, best_bp, run)
-        outcome = services.BuildOutcome(
-            project=project,
-            run=run,
-            run_id=run_id,
-            tracking_uri=s.tracking_uri,
-            build_id=f"{s.study}-trial{best.number}",
-        )
+    claim = f"{ATTR_RETRAINED}.{best.number}"
+    tuned = tune_dir / "best_blueprint.yaml"
+    tuned.write_text(best_bp.to_yaml(), encoding="utf-8")
+    summary["best_blueprint"] = str(tuned)
+    if register and study.user_attrs.get(claim, s.tune_dir) != s.tune_dir:
+        console.warn(f"tune: best trial {best.number} was retrained elsewhere; nothing registered")
+    elif register:
+        study.set_user_attr(claim, s.tune_dir)
+        outcome = _retrain_best(worker, best.number, dict(best.params), best_bp, tune_dir)
         version = services.register_and_gate(best_bp, outcome)
-        summary["test_metrics"] = {k: v for k, v in run.metrics.items() if k.startswith("test_")}
-        summary["best_build_dir"] = str(root)
-    else:
-        console.warn(f"tune: best trial {best.number} ran elsewhere; nothing registered here")
+        assert outcome.run is not None
+        summary["test_metrics"] = {
+            k: v for k, v in outcome.run.metrics.items() if k.startswith("test_")
+        }
+        summary["best_build_dir"] = str(outcome.project.root)
+        summary["best_run_id"] = outcome.run_id
     finish_study_run(
         s.tracking_uri, s.parent_run_id, status="FINISHED", best=best_info, counts=counts,
         plots=plots,

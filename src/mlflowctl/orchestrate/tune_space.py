@@ -16,7 +16,7 @@ from mlflowctl.blueprint.model import Approach, Blueprint, SearchParam
 from mlflowctl.errors import BlueprintError, InvalidInputError
 
 #: where each searchable name lives, by family (None: the family has no such knob)
-INT_PARAMS = frozenset({"batch_size", "hidden", "layers", "d_model", "chunk_length"})
+INT_PARAMS = frozenset({"batch_size", "hidden", "layers", "d_model", "chunk_length", "lookback"})
 #: closed bounds of the float knobs (the Blueprint's own field limits)
 FLOAT_BOUNDS = {"lr": (0.0, 10.0), "weight_decay": (0.0, 1.0), "dropout": (0.0, 0.9)}
 _FAMILY_KNOBS = {
@@ -76,9 +76,12 @@ def check_space(blueprint: Blueprint, approach: Approach, source: str) -> list[S
         if p.name in seen:
             raise BlueprintError(f"{p.name} is searched twice", location=where)
         seen.add(p.name)
+        if p.name == "lookback":
+            _check_lookback(approach, p, where)
         if p.name in INT_PARAMS - {
             "batch_size",
             "chunk_length",
+            "lookback",
         } and p.name not in _FAMILY_KNOBS.get(family, set()):
             have = sorted(_FAMILY_KNOBS.get(family, set()) | set(FLOAT_BOUNDS) | {"batch_size"})
             raise BlueprintError(
@@ -100,6 +103,32 @@ def check_space(blueprint: Blueprint, approach: Approach, source: str) -> list[S
             location=f"{at}.training.search_space.method",
         )
     return list(space.params)
+
+
+def _check_lookback(approach: Approach, p: SearchParam, where: str) -> None:
+    """The window length: a forecaster's only, never below the horizon, within max_len."""
+    model = approach.model
+    if model.input.lookback is None or model.output.kind != "forecast":
+        raise BlueprintError(
+            "lookback (the window length) is searched but this approach is not a forecaster",
+            hint="drop lookback from the search space",
+            location=where,
+        )
+    values = [float(c) for c in p.choices] if p.kind == "choice" else [p.low or 0, p.high or 0]
+    horizon = model.output.dim
+    if min(values) < horizon:
+        raise BlueprintError(
+            f"lookback reaches down to {min(values):g}, below the horizon {horizon}",
+            hint=f"start the range at {horizon} or above",
+            location=where,
+        )
+    max_len = getattr(model.params, "max_len", None)
+    if max_len is not None and max(values) > max_len:
+        raise BlueprintError(
+            f"lookback reaches {max(values):g}, beyond the transformer's max_len {max_len}",
+            hint=f"end the range at {max_len} or raise model.params.max_len",
+            location=where,
+        )
 
 
 def _check_values(p: SearchParam, where: str) -> None:
@@ -185,6 +214,12 @@ def apply(blueprint: Blueprint, approach_name: str, values: dict[str, Any]) -> B
             training["optimizer"]["weight_decay"] = float(value)
         elif name == "batch_size":
             training["batch_size"] = int(value)
+        elif name == "lookback":  # the window: the input shape, hence the parameter count
+            model["input"]["shape"][0] = int(value)
+            model["input"]["lookback"] = int(value)
+            model["input"]["description"] = (
+                f"{int(value)} past steps x {model['input']['shape'][1]}"
+            )
         elif name == "chunk_length":
             training["tbptt"]["chunk_length"] = int(value)
         elif name == "dropout":
@@ -226,3 +261,34 @@ def budget_problem(blueprint: Blueprint, approach: Approach, tolerance: float) -
     if count > c.param_budget:
         return f"{count} parameters exceed the budget of {c.param_budget}"
     return None
+
+
+def defaults(approach: Approach, params: list[SearchParam]) -> dict[str, Any]:
+    """The blueprint's own values of the searched parameters that lie in the space: trial 0 of
+    a new study, so the search never ends below the designed configuration on validation."""
+    fam: Any = approach.model.params
+    hidden = getattr(fam, "hidden", None)
+    known: dict[str, Any] = {
+        "lr": approach.training.optimizer.lr,
+        "weight_decay": approach.training.optimizer.weight_decay,
+        "batch_size": approach.training.batch_size,
+        "dropout": getattr(fam, "dropout", None),
+        "hidden": hidden[0] if isinstance(hidden, list) and hidden else hidden,
+        "layers": len(hidden) if isinstance(hidden, list) else getattr(fam, "layers", None),
+        "d_model": getattr(fam, "d_model", None),
+        "chunk_length": approach.training.tbptt.chunk_length,
+        "lookback": approach.model.input.lookback,
+    }
+    out: dict[str, Any] = {}
+    for p in params:
+        value = known.get(p.name)
+        if value is None:
+            continue
+        if p.name in INT_PARAMS:
+            value = int(value)
+        if p.kind == "choice":
+            if float(value) in [float(c) for c in p.choices]:
+                out[p.name] = value if p.name in INT_PARAMS else float(value)
+        elif float(p.low or 0.0) <= float(value) <= float(p.high or 0.0):
+            out[p.name] = value if p.name in INT_PARAMS else float(value)
+    return out

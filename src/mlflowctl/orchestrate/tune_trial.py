@@ -134,6 +134,17 @@ def make_pruner(name: str, max_epochs: int) -> Any:
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=max(1, max_epochs // 10))
 
 
+def validation_only(root: Path) -> None:
+    """The trial's config.yaml with ``evaluation.test: false``: its evaluate.py scores the
+    validation split only, so the search never computes (nor logs) a test metric."""
+    import yaml
+
+    path = root / "config.yaml"
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg.setdefault("evaluation", {})["test"] = False
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+
+
 def objective_value(history: list[dict[str, Any]], metric: str, monitor: str, mode: str) -> float:
     """The objective at the epoch the checkpoint kept (the weights a registration would use)."""
     rows = [h for h in history if isinstance(h.get(metric), (int, float))]
@@ -268,6 +279,7 @@ class Worker:
             project = writer.build(
                 bp, approach=s.approach, out=root, data=s.data, force=root.is_dir()
             )
+            validation_only(root)
             run = runner.train(project, max_epochs=self.max_epochs, on_event=on_event)
             value = objective_value(run.history, obj.metric, obj.monitor, obj.monitor_mode)
         except _Pruned:

@@ -37,6 +37,8 @@ from mlflowctl.train.scale import Scale
 
 EventHandler = Callable[[dict[str, Any]], None]
 _POLL_S = 0.2
+#: how long a child stopped by its watcher (not by a signal to mlflowctl) may take to exit
+STOP_GRACE_S = 15.0
 
 
 class _EventTail:
@@ -143,9 +145,8 @@ def _train_locked(
         finally:
             view.close()
             restore()
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+            if child.poll() is None:  # e.g. a pruned trial: SIGTERM, a checkpoint, exit 143
+                _stop_child(child)
             _kill_group(child.pid)  # ranks Lightning started, should any outlive the launcher
     code = child.returncode
     if received or code in (130, 143) or last_end.get("status") == "killed":
@@ -156,6 +157,18 @@ def _train_locked(
     if code != 0:
         raise _failure(code, last_end, log_path)
     return read_run(project, resumed_from)
+
+
+def _stop_child(child: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM (train.py stops at the next batch, saves ``last.ckpt``, exits 143), then SIGKILL
+    if it is still running after ``grace_s``."""
+    with contextlib.suppress(OSError):
+        child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def _kill_group(pgid: int) -> None:
