@@ -1,65 +1,30 @@
-"""The orchestrator's six phases. Each takes the running ``Pipeline`` and returns the outputs its
-journal records; ``outputs["summary"]`` feeds the final report and ``outputs["memory"]`` the
-history line. Everything a later phase needs is read back from files or the journal, so any
-phase can run in a later process after ``--resume``."""
+"""The orchestrator's phases (``run --tune``'s is in ``tune_phase.py``). Each takes the running
+``Pipeline`` and returns the outputs its journal records; ``outputs["summary"]`` feeds the final
+report and ``outputs["memory"]`` the history line. Everything a later phase needs is read back
+from files or the journal, so any phase can run in a later process after ``--resume``."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflowctl.errors import GateFailedError, InvalidInputError
 from mlflowctl.orchestrate.context import PhaseFn
 from mlflowctl.orchestrate.context import PipelineContext as Pipeline
 from mlflowctl.orchestrate.journal import atomic_write_text
+from mlflowctl.orchestrate.phase_support import (
+    BLUEPRINT_FILE,
+    BUILD_DIR,
+    build_dir,
+    load_blueprint,
+    settings_of,
+    tracking_uri_of,
+)
+from mlflowctl.orchestrate.tune_phase import phase_tune
 
 if TYPE_CHECKING:
     from mlflowctl.blueprint.model import Blueprint
     from mlflowctl.orchestrate.services import BuildOutcome
-    from mlflowctl.settings import Settings
-
-BLUEPRINT_FILE = "blueprint.yaml"
-BUILD_DIR = "build"
-
-
-def _blueprint(p: Pipeline) -> Blueprint:
-    from mlflowctl.blueprint.model import Blueprint
-
-    path = p.opts.workdir / BLUEPRINT_FILE
-    if not path.exists():
-        raise InvalidInputError(
-            "no blueprint in the workdir",
-            hint="run the design phase first (--phases design,...)",
-            location=str(path),
-        )
-    return Blueprint.load(path)
-
-
-def _build_dir(p: Pipeline) -> Path:
-    return p.opts.workdir / BUILD_DIR
-
-
-def settings_of(p: Pipeline) -> Settings:
-    """The pipeline's ``Settings``: the ones ``mlflowctl run`` resolved (``p.state["settings"]``),
-    else built from its options (``--tracking-uri``, ``--agents``, and ``root``, the directory the
-    pipeline was started in, which relative store paths are resolved against)."""
-    from mlflowctl.settings import Settings
-
-    found = p.state.get("settings")
-    if not isinstance(found, Settings):
-        found = Settings.from_environment(
-            agents_dir=p.opts.agents_dir, tracking_uri=p.opts.tracking_uri, cwd=p.opts.root
-        )
-        p.state["settings"] = found
-    return found
-
-
-def _tracking_uri(p: Pipeline) -> str:
-    """The one rule (``mlflowctl.settings``): flag > MLFLOW_TRACKING_URI > the mlops-architect
-    policy > ``sqlite:///mlflow.db``, relative paths against the directory ``run`` started in."""
-    return settings_of(p).tracking.uri
-
 
 # --------------------------------------------------------------------------- design
 
@@ -92,69 +57,17 @@ def phase_design(p: Pipeline) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- tune
-
-#: the design's blueprint, kept by the tune phase (blueprint.yaml becomes the tuned one)
-UNTUNED_FILE = "tune/blueprint.untuned.yaml"
-
-
-def phase_tune(p: Pipeline) -> dict[str, Any]:
-    """``run --tune``: the Optuna search over the design's blueprint (``mlflowctl tune``'s,
-    its study in ``tune/`` so a resumed pipeline continues it); the best configuration becomes
-    ``blueprint.yaml``, which the next phases build, train (with its test split), register as
-    @challenger and gate like any build."""
-    import shutil
-
-    from mlflowctl.orchestrate.tune import TuneOptions, tune
-
-    untuned = p.opts.workdir / UNTUNED_FILE
-    if not untuned.exists():  # a resumed tune phase searches the design, never its own result
-        _blueprint(p)  # exit 2 when the design phase has not written one
-        untuned.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(p.opts.workdir / BLUEPRINT_FILE, untuned)
-    knobs = p.opts.tune or {}
-    summary = tune(
-        TuneOptions(
-            blueprint=untuned,
-            approach=p.opts.approach,
-            trials=knobs.get("trials"),
-            timeout=knobs.get("timeout"),
-            workers=int(knobs.get("workers") or 1),
-            max_epochs=p.opts.max_epochs,
-            data=p.opts.data,
-            out=untuned.parent,
-            tracking_uri=_tracking_uri(p),
-            register=False,
-        )
-    )
-    tuned = Path(summary["best_blueprint"])
-    atomic_write_text(p.opts.workdir / BLUEPRINT_FILE, tuned.read_text(encoding="utf-8"))
-    best = summary["best"]
-    info = {
-        "study": summary["study"],
-        "trials": summary["trials"],
-        "metric": best["metric"],
-        "best_value": best["value"],
-        "best_trial": best["number"],
-        "best_params": best["params"],
-        "study_run_id": summary["parent_run_id"],
-    }
-    p.progress("tune", "best", info)
-    return {**info, "blueprint": BLUEPRINT_FILE, "untuned_blueprint": UNTUNED_FILE,
-            "wall_time_s": summary["wall_time_s"], "summary": {"tune": info}}  # fmt: skip
-
-
 # --------------------------------------------------------------------------- build
 
 
 def phase_build(p: Pipeline) -> dict[str, Any]:
     from mlflowctl.orchestrate.services import render
 
-    bp = _blueprint(p)
+    bp = load_blueprint(p)
     project = render(
         bp,
         approach=p.opts.approach,
-        out=_build_dir(p),
+        out=build_dir(p),
         data=p.opts.data,
         force=True,  # replaces only a folder mlflowctl built (its marker), never the user's
         resume=False,
@@ -175,7 +88,7 @@ def _outcome(p: Pipeline) -> BuildOutcome:
     cached = p.state.get("outcome")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    project = open_project(_build_dir(p))
+    project = open_project(build_dir(p))
     rec = p.journal.phases.get("train")
     outputs = rec.outputs if rec else {}
     run = read_run(project)
@@ -185,7 +98,7 @@ def _outcome(p: Pipeline) -> BuildOutcome:
         project=project,
         run=run,
         run_id=outputs.get("run_id"),
-        tracking_uri=_tracking_uri(p),
+        tracking_uri=tracking_uri_of(p),
         build_id=state.get("build_id"),
     )
     p.state["outcome"] = outcome
@@ -198,8 +111,8 @@ def phase_train(p: Pipeline) -> dict[str, Any]:
     from mlflowctl.orchestrate.services import train_tracked
     from mlflowctl.train.checkpoints import recover_checkpoint
 
-    bp = _blueprint(p)
-    project = open_project(_build_dir(p))
+    bp = load_blueprint(p)
+    project = open_project(build_dir(p))
     last = project.root / "checkpoints" / "last.ckpt"
     restart = p.journal.options.pop("restart_phase", None) is not None  # --restart-phase
     resume = last.exists() and not restart
@@ -269,7 +182,7 @@ def _parent_run(p: Pipeline, bp: Blueprint) -> str:
     """The pipeline's parent MLflow run, created once and remembered in the journal."""
     from mlflowctl.mlops.runs import start_parent_run
 
-    p.state["tracking_uri"] = _tracking_uri(p)
+    p.state["tracking_uri"] = tracking_uri_of(p)
     known = p.journal.options.get("parent_run_id")
     if known:  # a resumed pipeline: the run its last process ended (KILLED/FAILED) goes on
         from mlflowctl.mlops.store import client
@@ -277,7 +190,7 @@ def _parent_run(p: Pipeline, bp: Blueprint) -> str:
         client(p.state["tracking_uri"]).update_run(str(known), status="RUNNING")
         return str(known)
     run_id = start_parent_run(
-        _tracking_uri(p),
+        tracking_uri_of(p),
         bp.approach(p.opts.approach).infrastructure.tracking.experiment_name,
         pipeline_id=p.journal.pipeline_id,
         prompt=p.journal.prompt,
@@ -313,12 +226,12 @@ def phase_evaluate(p: Pipeline) -> dict[str, Any]:
 def phase_register(p: Pipeline) -> dict[str, Any]:
     from mlflowctl.mlops.registry import register_challenger
 
-    bp = _blueprint(p)
+    bp = load_blueprint(p)
     outcome = _outcome(p)
     assert outcome.run is not None and outcome.run_id and outcome.build_id
     registry = bp.approach(outcome.project.approach).infrastructure.registry
     mv = register_challenger(
-        outcome.tracking_uri or _tracking_uri(p),
+        outcome.tracking_uri or tracking_uri_of(p),
         outcome.run_id,
         outcome.run,
         registry,
@@ -334,12 +247,12 @@ def phase_register(p: Pipeline) -> dict[str, Any]:
 def phase_promote(p: Pipeline) -> dict[str, Any]:
     from mlflowctl.mlops.registry import apply_gate
 
-    bp = _blueprint(p)
+    bp = load_blueprint(p)
     outcome = _outcome(p)
     reg = p.journal.phases["register"].outputs
     registry = bp.approach(outcome.project.approach).infrastructure.registry
     mv = apply_gate(
-        outcome.tracking_uri or _tracking_uri(p),
+        outcome.tracking_uri or tracking_uri_of(p),
         registry,
         int(reg["model_version"]),
         build_id=outcome.build_id or "",
@@ -400,7 +313,7 @@ def _write_report(p: Pipeline, bp: Blueprint, summary: dict[str, Any]) -> None:
     report = {**summary, "metrics": metrics, "blueprint_id": bp.provenance.blueprint_id}
     parent = p.journal.options.get("parent_run_id")
     if parent:
-        end_parent_run(_tracking_uri(p), str(parent), report_md=report_md, report=report)
+        end_parent_run(tracking_uri_of(p), str(parent), report_md=report_md, report=report)
     p.state["report"] = json.dumps(report)
 
 

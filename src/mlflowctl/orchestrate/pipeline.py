@@ -38,7 +38,8 @@ from mlflowctl.orchestrate.journal import (
     workdir_lock,
 )
 from mlflowctl.orchestrate.memory import TaskList, append_history, read_history
-from mlflowctl.orchestrate.phases import BLUEPRINT_FILE, BUILD_DIR, PHASES, gate_exit_code
+from mlflowctl.orchestrate.phase_support import BLUEPRINT_FILE, BUILD_DIR
+from mlflowctl.orchestrate.phases import PHASES, gate_exit_code
 from mlflowctl.orchestrate.signals import signals_as_errors
 
 __all__ = [
@@ -291,9 +292,9 @@ class Pipeline:
         # a dead store must not hide the real error; the reaper closes the run later
         with suppress(Exception):
             from mlflowctl.mlops.runs import end_parent_run
-            from mlflowctl.orchestrate.phases import _tracking_uri
+            from mlflowctl.orchestrate.phase_support import tracking_uri_of
 
-            uri = self.state.get("tracking_uri") or _tracking_uri(self)
+            uri = self.state.get("tracking_uri") or tracking_uri_of(self)
             end_parent_run(str(uri), str(parent), status=status)
 
     # ----------------------------------------------------------------- reporting
