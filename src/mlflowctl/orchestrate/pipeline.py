@@ -186,6 +186,7 @@ class Pipeline:
             accelerator=data.get("accelerator", "auto"),
             approach=data.get("approach"),
             agents_dir=data.get("agents_dir"),
+            assume=bool(data.get("assume", False)),
             root=Path(data.get("root") or Path.cwd()),
         )
         journal.status = "running"
@@ -389,5 +390,6 @@ def _options_dict(opts: PipelineOptions) -> dict[str, Any]:
         "accelerator": opts.accelerator,
         "approach": opts.approach,
         "agents_dir": opts.agents_dir,
+        "assume": opts.assume,
         "root": str(opts.root.resolve()),
     }
