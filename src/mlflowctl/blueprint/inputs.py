@@ -95,6 +95,12 @@ class Constraints(Strict):
     imbalance: Literal["mild", "severe"] | None = None
     #: "explainable", "interpretable": the simplest approach, with attributions
     interpretability: bool = False
+    #: the data's column the prompt asks to predict ("predict the price" -> ``price``)
+    target_named: Annotated[str, StringConstraints(max_length=200)] | None = None
+    #: data columns the prompt names as inputs it cares about ("given its mileage and age")
+    features_named: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+        default_factory=list, max_length=50
+    )
 
 
 class Requirements(Strict):

@@ -215,11 +215,19 @@ def _approaches(req: Requirements) -> list[tuple[str, str, str]]:
     return [(f, f, "base") for f in families] + [(f"{first}_small", first, "small"), compact]
 
 
+#: largest/smallest class count from which binary data gates on the positive class's PR-AUC
+GATE_IMBALANCE = 3.0
+
+
 def gate_of(
-    req: Requirements, n_outputs: int, mlops: MlopsPolicy
+    req: Requirements, n_outputs: int, mlops: MlopsPolicy, imbalance_ratio: float | None = None
 ) -> tuple[str, float | None, list[str]]:
     """The gate metric and threshold: the prompt's first metric wish the table can log for this
-    task, else an imbalance-aware or the policy's default; notes for wishes not honoured."""
+    task, else an imbalance-aware or the policy's default; notes for wishes not honoured.
+
+    Binary recall, precision and PR-AUC are the positive class's (``constraints.positive_class``);
+    binary data imbalanced ``GATE_IMBALANCE``:1 or more (or a prompt saying so) with no metric
+    wish gates on the positive class's PR-AUC, multi-class imbalance on macro F1."""
     default = {
         "classification": mlops.classification_metric,
         "regression": mlops.regression_metric,
@@ -243,13 +251,24 @@ def gate_of(
                 threshold = value
             else:
                 notes.append(f"{wish.metric} {wish.op} {wish.value:g} runs against its direction")
-        if row.declared:
+        if row.binary_only and c.positive_class:
             notes.append(
-                f"{row.name} is declared in the metrics table; the rendered project must log "
-                "it before the gate can pass"
+                f"gate: {wish.metric} of the positive class '{c.positive_class}' on validation"
+                + (
+                    f"; its decision threshold is tuned on validation for {wish.metric}"
+                    if wish.metric in ("recall", "precision")
+                    else ""
+                )
             )
+        elif wish.metric == "f1" and n_outputs == 2:
+            notes.append("gate: macro F1; the decision threshold is tuned on validation for F1")
         return row.name, threshold, notes
-    if c.imbalance and req.task == "classification":
+    imbalanced = c.imbalance is not None or (imbalance_ratio or 0) >= GATE_IMBALANCE
+    if imbalanced and req.task == "classification" and n_outputs == 2:
+        which = f" '{c.positive_class}'" if c.positive_class else ""
+        notes.append(f"imbalanced data: gate on the PR-AUC of the positive class{which}")
+        return "test_pr_auc", None, notes
+    if imbalanced and req.task == "classification":
         return "test_f1_macro", None, notes
     return default, None, notes
 
@@ -257,7 +276,8 @@ def gate_of(
 def _infrastructure(
     req: Requirements, profile: DataProfile | None, mlops: MlopsPolicy, n_outputs: int
 ) -> dict[str, Any]:
-    metric, threshold, _ = gate_of(req, n_outputs, mlops)
+    ratio = profile.imbalance_ratio if profile is not None else None
+    metric, threshold, _ = gate_of(req, n_outputs, mlops, ratio)
     direction = "maximize" if metric in MAXIMIZE else "minimize"
     # real column names (what `mlflowctl monitor` compares), else "all_input_features"
     if profile is not None and profile.kind == "tabular" and 0 < len(profile.feature_names) <= 30:
@@ -368,7 +388,7 @@ def plan(
     first = next(a for a in approaches if a.name == chosen)
     sized = list(zip(counts, [d["name"] for d in drafts], strict=True))
     notes = data_risks(req, profile, io, samples, sized)
-    notes += gate_of(req, io.output_dim, mlops)[2]
+    notes += gate_of(req, io.output_dim, mlops, profile.imbalance_ratio if profile else None)[2]
     if "stock" in low or "price" in low:
         notes.append("financial series are close to a random walk: expect a weak signal")
     if req.constraints.distributed and req.constraints.hardware is None:

@@ -11,14 +11,15 @@ import re
 from dataclasses import dataclass, field
 
 from mlflowctl.blueprint.model import Constraints, DataProfile, MetricTarget, Requirements
-from mlflowctl.design import phrases, triage
+from mlflowctl.design import columns, phrases, triage
 from mlflowctl.design.phrases import NUM as _NUM
 from mlflowctl.design.phrases import number as _number
 from mlflowctl.errors import InvalidInputError
 
 #: length of one unit (or one step of a data frequency) in days
 _UNIT_DAYS = {
-    "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 365.25 / 12,
+    "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0, "fortnight": 14.0,
+    "month": 365.25 / 12,
     "quarter": 365.25 / 4, "year": 365.25,
 }  # fmt: skip
 _FREQ_UNIT = {"T": "minute", "MIN": "minute", "H": "hour", "D": "day", "B": "day", "W": "week",
@@ -157,7 +158,8 @@ LIMITS = {"horizon": 10_000, "n_classes": 100_000, "n_features": 1_000_000, "ima
 def _check_limits(hints: Hints) -> None:
     """Numbers in the prompt beyond what a blueprint can hold: one clear error, not a crash."""
     found = {
-        "horizon": round(hints.horizon[0]) if hints.horizon else None,
+        # "half a year" is a horizon of at least one step, whatever the step
+        "horizon": max(1, round(hints.horizon[0])) if hints.horizon else None,
         "n_classes": hints.n_classes,
         "n_features": hints.n_features,
         "image_side": max(hints.image_shape[1:]) if hints.image_shape else None,
@@ -253,6 +255,11 @@ def read_requirements(
     else:
         c.horizon = None
         c.tbptt = c.tbptt and modality == "sequence"
+    if profile is not None:
+        named = read_columns_of(text, profile)
+        c.target_named, c.features_named = named.target, named.features[:50]
+        if task == "classification" and c.positive_class is None:
+            c.positive_class = positive_of_data(text, profile)[0]
     first = text.splitlines()[0]
     return Requirements(
         task=task,
@@ -320,15 +327,88 @@ _KNOWN = (
 )
 
 
-def _wish_notes(hints: Hints, req: Requirements, profile: DataProfile | None) -> list[str]:
+def data_columns(profile: DataProfile) -> list[str]:
+    """The data's columns as a user names them: the file's own, else the feature names."""
+    builtin = profile.source_kind == "builtin"
+    cols = list(profile.feature_names) if builtin else list(profile.dtypes or profile.feature_names)
+    return cols + ([profile.target] if profile.target and profile.target not in cols else [])
+
+
+def read_columns_of(prompt: str, profile: DataProfile) -> columns.ColumnReading:
+    """Which of the data's columns the prompt names (``design.columns``)."""
+    known = (*_KNOWN, *(c.words for c in phrases.CONCEPTS))
+    return columns.read_columns(prompt, data_columns(profile), known)
+
+
+def _column_notes(prompt: str, req: Requirements, profile: DataProfile | None) -> list[str]:
+    if profile is None:
+        return []
+    named = read_columns_of(prompt, profile)
+    notes = []
+    target = req.target or profile.target
+    if named.target is not None and target is not None and named.target != target:
+        notes.append(
+            f"conflict: the prompt asks to predict '{named.target}' but the target is "
+            f"'{target}' (--target); designed for '{target}'"
+        )
+    if named.features:
+        notes.append(
+            "the prompt names the input columns "
+            + ", ".join(f"'{f}'" for f in named.features)
+            + ": recorded in requirements.constraints.features_named"
+        )
+    if named.missing:
+        from mlflowctl.data.files import columns_line
+
+        notes.append(
+            "the prompt names "
+            + ", ".join(f"'{m}'" for m in named.missing)
+            + " as input, but the data has no such column (columns: "
+            + columns_line(data_columns(profile))[:80]
+            + ")"
+        )
+    return notes
+
+
+def positive_of_data(prompt: str, profile: DataProfile) -> tuple[str | None, str]:
+    """The positive class of binary data the prompt did not state: a class label the prompt
+    names ("catch the fraud cases" -> ``fraud``), else the minority class; and why."""
+    counts = profile.class_counts
+    if profile.n_classes != 2 or len(counts) != 2:
+        return None, ""
+    low = " ".join(prompt.lower().split())
+    named = [
+        k.label
+        for k in counts
+        if (p := columns.column_pattern(k.label)) is not None and re.search(p, low)
+    ]
+    if len(named) == 1:
+        return named[0], "a class the prompt names"
+    small = min(counts, key=lambda k: (k.count, k.label))
+    total = sum(k.count for k in counts)
+    return small.label, f"the minority class ({small.count} of {total} rows)"
+
+
+def _wish_notes(
+    hints: Hints, req: Requirements, profile: DataProfile | None, prompt: str = ""
+) -> list[str]:
     c = req.constraints
     notes = []
-    if c.positive_class and profile is not None and profile.class_counts:
+    stated = hints.constraints.positive_class
+    if c.positive_class and not stated and profile is not None:
+        why = positive_of_data(prompt, profile)[1]
+        if why:
+            notes.append(
+                f"positive class '{c.positive_class}': {why}; recall, precision, PR-AUC and "
+                "the decision threshold are for it"
+            )
+    elif c.positive_class and profile is not None and profile.class_counts:
         labels = [k.label.lower() for k in profile.class_counts]
         if c.positive_class.lower() in labels:
             notes.append(
-                f"positive class '{c.positive_class}' is label {labels.index(c.positive_class)}"
-                " of the data: recall and precision are computed for it"
+                f"positive class '{c.positive_class}' is label "
+                f"{labels.index(c.positive_class.lower())} of the data: recall and precision "
+                "are computed for it"
             )
         else:
             notes.append(
@@ -345,11 +425,13 @@ def reading_notes(prompt: str, req: Requirements, profile: DataProfile | None) -
     """Where the requirements rest on a guess or on the data overruling the prompt; what the
     prompt said that the reader did not understand; assumptions made under ``--assume``."""
     hints = prompt_hints(prompt)
-    notes = [f"not understood: '{part}'" for part in phrases.not_understood(prompt, _KNOWN)]
+    named = tuple(read_columns_of(prompt, profile).phrases) if profile is not None else ()
+    notes = [f"not understood: '{part}'" for part in phrases.not_understood(prompt, _KNOWN + named)]
+    notes += _column_notes(prompt, req, profile)
     reading = triage_prompt(prompt, has_data=profile is not None, hints=hints)
     if reading.status != "ok":
         notes += reading.assumptions
-    notes += _wish_notes(hints, req, profile)
+    notes += _wish_notes(hints, req, profile, prompt)
     if hints.modality and hints.modality != req.modality:
         notes.append(
             f"the prompt suggests {hints.modality} data but the data is {req.modality}; "
@@ -359,7 +441,7 @@ def reading_notes(prompt: str, req: Requirements, profile: DataProfile | None) -
         notes.append(
             f"the prompt suggests {hints.task} but the data fits {req.task}; used {req.task}"
         )
-    if hints.task is None:
+    if hints.task is None and not req.constraints.target_named:
         notes.append(f"the prompt names no task; assumed {req.task} on {req.modality} data")
     if req.task == "forecasting" and hints.horizon is None:
         notes.append(f"no forecast horizon stated; assumed {req.constraints.horizon} steps")
