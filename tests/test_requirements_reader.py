@@ -165,7 +165,7 @@ def test_imbalance(prompt: str, imbalance: str | None) -> None:
 @pytest.mark.parametrize(
     ("prompt", "wanted"),
     [
-        ("the doctors must understand why it decides", False),
+        ("the doctors must understand why it decides", True),  # understood since the unseen round
         ("it has to be interpretable", True),
         ("show feature importance to the auditors", True),
         ("a transparent model for the regulator", True),
@@ -249,7 +249,8 @@ def test_the_gate_follows_the_wish() -> None:
     g = gate.approach().infrastructure.registry.gate
     assert (g.metric, g.threshold, g.direction) == ("test_mae", 50.0, "minimize")
     g = design("severely imbalanced fraud classes", data="sklearn:breast_cancer").approach()
-    assert g.infrastructure.registry.gate.metric == "test_f1_macro"
+    # binary and imbalanced: the positive class's PR-AUC (issue 14 item 3)
+    assert g.infrastructure.registry.gate.metric == "test_pr_auc"
 
 
 @pytest.mark.parametrize(

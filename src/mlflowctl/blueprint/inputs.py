@@ -95,6 +95,12 @@ class Constraints(Strict):
     imbalance: Literal["mild", "severe"] | None = None
     #: "explainable", "interpretable": the simplest approach, with attributions
     interpretability: bool = False
+    #: the data's column the prompt asks to predict ("predict the price" -> ``price``)
+    target_named: Annotated[str, StringConstraints(max_length=200)] | None = None
+    #: data columns the prompt names as inputs it cares about ("given its mileage and age")
+    features_named: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+        default_factory=list, max_length=50
+    )
 
 
 class Requirements(Strict):
@@ -112,6 +118,45 @@ class Requirements(Strict):
 class ClassCount(Strict):
     label: Annotated[str, StringConstraints(max_length=200)]
     count: Annotated[int, Field(ge=0)]
+
+
+class LevelShift(Strict):
+    """A level shift in the training part of a series (``data.findings.level_shift``)."""
+
+    #: the first point of the new level, counted from the start of the series
+    index: Annotated[int, Field(ge=0)]
+    #: its date, when the series has a time index
+    date: ShortText | None = None
+    before: FiniteFloat
+    after: FiniteFloat
+    #: the shift in residual standard deviations
+    sigmas: FiniteFloat
+    #: two-window t statistic, deflated for autocorrelation
+    t_stat: FiniteFloat
+
+
+class SeriesTrend(Strict):
+    """Slope and stationarity of the training part of a series (``data.findings.trend``)."""
+
+    #: change per step (least squares)
+    slope: FiniteFloat
+    #: the slope's t statistic, deflated for autocorrelation
+    t_stat: FiniteFloat
+    significant: bool
+    #: Dickey-Fuller t statistic (constant, one lagged difference); below -2.86 rejects a unit root
+    df_stat: FiniteFloat | None = None
+    stationary: bool | None = None
+    #: points of the training part the tests read
+    points: Annotated[int, Field(ge=0)]
+
+
+class LeakingColumn(Strict):
+    """A feature that alone predicts the target almost perfectly (``data.findings``)."""
+
+    column: Annotated[str, StringConstraints(max_length=200)]
+    #: ``accuracy``: held-out accuracy of a one-feature lookup; ``abs_corr``: |Pearson r|
+    measure: Literal["accuracy", "abs_corr"]
+    value: FiniteFloat
 
 
 class DataProfile(Strict):
@@ -143,3 +188,9 @@ class DataProfile(Strict):
     frequency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-]{1,12}$")] | None = None
     seasonal_period: Annotated[int, Field(ge=1, le=10_000)] | None = None
     notes: list[ShortText] = Field(default_factory=list, max_length=50)
+    #: series: a level shift in the training part, if one was found
+    level_shift: LevelShift | None = None
+    #: series: the training part's trend and stationarity
+    trend: SeriesTrend | None = None
+    #: tables: features that alone predict the target almost perfectly (flagged, not dropped)
+    leaking_columns: list[LeakingColumn] = Field(default_factory=list, max_length=100)

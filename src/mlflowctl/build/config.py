@@ -164,6 +164,8 @@ def project_config(
 
 def evaluation_config(blueprint: Blueprint, approach: Approach) -> dict[str, Any]:
     """What evaluate.py needs for the gate: baselines, the positive class, the val gate metric."""
+    from mlflowctl.mlops.gate import threshold_rule
+
     gate = approach.infrastructure.registry.gate
     metric = gate.metric
     return {
@@ -172,6 +174,12 @@ def evaluation_config(blueprint: Blueprint, approach: Approach) -> dict[str, Any
         "positive_class": blueprint.requirements.constraints.positive_class,
         "gate_metric": "val_" + metric[5:] if metric.startswith("test_") else metric,
         "gate_direction": gate.direction,
+        # the positive class's decision threshold, tuned on validation (mlops.gate.threshold_rule)
+        "decision_threshold": threshold_rule(
+            blueprint.requirements.task,
+            approach.model.output.dim,
+            blueprint.requirements.constraints.metric_targets,
+        ),
     }
 
 

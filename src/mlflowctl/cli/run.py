@@ -59,6 +59,14 @@ def run(
         bool,
         typer.Option("--force", help="Start a new pipeline in a workdir that holds an old one."),
     ] = False,
+    assume: Annotated[
+        bool,
+        typer.Option(
+            "--assume",
+            help="Design even when the prompt needs more information or asks for an "
+            "unsupported task; the assumptions are listed in the blueprint's uncertainties.",
+        ),
+    ] = False,
     restart_phase: Annotated[
         str | None,
         typer.Option(
@@ -161,7 +169,8 @@ def run(
                 )
             from mlflowctl.design.requirements import check_prompt
 
-            check_prompt(prompt, has_data=data is not None)  # needs_info: before any side effect
+            # needs_info: before any side effect
+            check_prompt(prompt, has_data=data is not None, assume=assume)
             if backend != "offline":  # a missing key fails before a workdir exists (B27)
                 from mlflowctl.cli.design import check_backend
 
@@ -186,6 +195,7 @@ def run(
                 accelerator=accelerator,
                 approach=approach,
                 agents_dir=settings.agents_arg,
+                assume=assume,
                 root=settings.cwd,
                 tune=tune_knobs,
                 scale=scale,

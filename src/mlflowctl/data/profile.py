@@ -7,12 +7,13 @@ and season. It writes nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlflowctl.data.loaders import load_ref
 
 if TYPE_CHECKING:
     from mlflowctl.blueprint.model import DataProfile
+    from mlflowctl.data.loaded import LoadedData
     from mlflowctl.data.sources import DataSourceRef
 
 _MAX_NAMES = 10_000
@@ -60,4 +61,52 @@ def profile(source: str | DataSourceRef, target: str | None = None) -> DataProfi
         frequency=data.frequency,
         seasonal_period=data.seasonal_period,
         notes=[_short(n) for n in data.notes[:_MAX_NOTES]],
+        **findings_of(data),
     )
+
+
+def _finite(value: float) -> float:
+    return max(-1e12, min(1e12, value)) if value == value else 0.0
+
+
+def findings_of(data: LoadedData) -> dict[str, Any]:
+    """The profile's level shift, trend and leaking columns (``data.findings``)."""
+    from mlflowctl.blueprint.model import LeakingColumn, LevelShift, SeriesTrend
+    from mlflowctl.data import findings
+
+    out: dict[str, Any] = {}
+    if data.kind == "series" and data.series is not None:
+        shift = findings.level_shift(data.series)
+        if shift is not None:
+            date = data.index[shift.index] if data.index and shift.index < len(data.index) else None
+            out["level_shift"] = LevelShift(
+                index=shift.index,
+                date=date,
+                before=_finite(shift.before),
+                after=_finite(shift.after),
+                sigmas=_finite(shift.sigmas),
+                t_stat=_finite(shift.t_stat),
+            )
+        fit = findings.trend(data.series)
+        if fit is not None:
+            out["trend"] = SeriesTrend(
+                slope=_finite(fit.slope),
+                t_stat=_finite(fit.t_stat),
+                significant=fit.significant,
+                df_stat=None if fit.df_stat is None else _finite(fit.df_stat),
+                stationary=fit.stationary,
+                points=fit.n,
+            )
+    elif data.kind == "tabular" and data.y is not None:
+        leaks = findings.leaking_columns(data.X, data.y, data.feature_names, data.task_hint)
+        best: dict[str, findings.LeakFound] = {}
+        for leak in leaks:  # a one-hot column "col=value" is reported as its source column
+            name, _, _ = leak.column.partition("=")
+            name = name if name != leak.column and name in data.dtypes else leak.column
+            if name not in best or leak.value > best[name].value:
+                best[name] = leak
+        out["leaking_columns"] = [
+            LeakingColumn(column=_short(name), measure=leak.measure, value=leak.value)
+            for name, leak in list(best.items())[:100]
+        ]
+    return out

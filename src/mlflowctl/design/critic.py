@@ -38,7 +38,8 @@ from mlflowctl.design.catalog import (
     template_kind,
 )
 from mlflowctl.design.draft import ApproachDraft, DesignDraft
-from mlflowctl.design.requirements import prompt_hints, reading_notes
+from mlflowctl.design.reading_notes import reading_notes
+from mlflowctl.design.requirements import prompt_hints
 from mlflowctl.errors import BlueprintError
 from mlflowctl.specs.policy import ArchitectPolicy, MlopsPolicy
 

@@ -40,7 +40,7 @@ def number(text: str) -> float:
 
 __all__ = ["CONCEPTS", "METRIC_WORDS", "MINIMIZED", "NUM", "number", "read_metrics"]
 
-UNIT = r"(minute|hour|day|week|month|quarter|year|step|period|point|value|observation)s?"
+UNIT = r"(minute|hour|day|week|fortnight|month|quarter|year|step|period|point|value|observation)s?"
 _STEP_UNITS = ("step", "period", "point", "value", "observation")
 
 
@@ -62,7 +62,8 @@ def read_budget(low: str) -> tuple[int, str] | None:
     after = low[m.end() : m.end() + 25]
     cap = re.search(
         r"under|below|less than|fewer than|at most|no more than|not more than|max|up to|"
-        r"within|smaller than|not exceed|\bcap(?:ped)?\b[^,.;]{0,20}\bat\b|limit(ed)? (of|to)|<|≤",
+        r"within|smaller than|(no|not) (bigger|larger) than|not exceed|"
+        r"\bcap(?:ped)?\b[^,.;]{0,20}\bat\b|limit(ed)? (of|to)|<|≤",
         before,
     ) or re.search(r"\bor (fewer|less)\b|\bat most\b|\bmax(imum)?\b|\btops\b", after)
     return max(1, round(value)), "max" if cap else "target"
@@ -86,7 +87,7 @@ def read_horizon(low: str) -> tuple[float, str | None] | None:
             u = m.group(2)
             return number(m.group(1)), None if u in _STEP_UNITS else u
     m = re.search(
-        r"\b(?:next|following|coming|upcoming|subsequent)[\s-]+(minute|hour|day|week|month|"
+        r"\b(?:next|following|coming|upcoming|subsequent)[\s-]+(minute|hour|day|week|fortnight|month|"
         r"quarter|year|step|period|point|value|observation)\b",
         low,
     )
@@ -180,7 +181,11 @@ def read_positive_class(low: str) -> str | None:
         r"(?:recall|precision|sensitivity)\s+(?:on|for|of)\s+(?:the\s+)?" + word,
     ):
         m = re.search(pat, low)
-        if m and m.group(1) not in ("the", "a", "an", "class", "test", "validation", "model"):
+        if m and m.group(1) not in (
+            "the", "a", "an", "class", "test", "validation", "model", "at", "least", "most",
+            "above", "over", "below", "under", "around", "about", "roughly", "no", "more",
+            "less", "no-less", "minimum", "maximum",
+        ):  # fmt: skip
             return m.group(1)
     return None
 
@@ -189,11 +194,17 @@ def read_imbalance(low: str) -> str | None:
     m = re.search(
         r"imbalanc|unbalanc|skewed (classes|labels|data)|rare (class|event|positive|case)s?|"
         r"minority class|few positives|(\d+|one) in (a |every )?(\d[\d,]*|hundred|thousand)\b|"
-        r"class ratio",
+        r"class ratio|\b(positives|frauds?|defaults?|failures|cases|events) (are|is) rare\b|"
+        r"only (\d+(\.\d+)?) ?(%|percent) (of|are)\b",
         low,
     )
     if not m:
         return None
+    share = re.search(r"only (\d+(?:\.\d+)?) ?(?:%|percent) (?:of|are)\b", low)
+    if share and float(share.group(1)) > 40:
+        return None  # "only 45 % of them are ..." is no imbalance
+    if share and float(share.group(1)) <= 5:
+        return "severe"
     severe = re.search(
         r"(severe|severely|highly|extreme|extremely|heavy|heavily|very|strong|strongly|massive)"
         r"(ly)?\s+(class\s+)?(imbalanc|unbalanc|skewed)|rare|one in (a |every )?thousand|"
@@ -208,7 +219,8 @@ def read_interpretability(low: str) -> bool:
         re.search(
             r"explainab|explainable|interpretab|explain (its|the|why|how)|transparent|"
             r"understandable|feature importance|\bshap\b|white[- ]box|auditable|"
-            r"justify (its|the) (decisions|predictions)",
+            r"justify (its|the) (decisions|predictions)|understand (why|how) (it|the model)|"
+            r"why (it|the model) (decides|decided|predicts|predicted)",
             low,
         )
     )
@@ -257,13 +269,15 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         "imbalance",
         r"imbalanc|unbalanc|skewed|rare (class|event|positive|case)|minority|few positives|"
-        r"\d+ in (a |every )?[\d,]+|class ratio",
+        r"\d+ in (a |every )?[\d,]+|class ratio|\b(are|is) rare\b|negatives|"
+        r"only \d+(\.\d+)? ?(%|percent) (of|are)\b",
         read_imbalance,
     ),
     Concept(
         "interpretability",
         r"explain|interpretab|transparent|understandable|feature importance|\bshap\b|"
-        r"white[- ]box|auditable|justify",
+        r"white[- ]box|auditable|justify|understand (why|how)|"
+        r"why (it|the model) (decides|predicts)",
         read_interpretability,
     ),
     Concept(

@@ -8,10 +8,8 @@ the ml-architect spec's policy, so editing the spec changes the design.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from mlflowctl.blueprint import metrics as metrics_table
 from mlflowctl.blueprint.infra import default_baselines
 from mlflowctl.blueprint.model import (
     CNNParams,
@@ -45,6 +43,7 @@ from mlflowctl.design.critic import (
     input_output,
 )
 from mlflowctl.design.draft import ApproachDraft, DesignDraft
+from mlflowctl.design.gate_choice import gate_of
 from mlflowctl.design.risks import data_risks, preference
 from mlflowctl.design.strategy import rows_of, selection_metric, training
 from mlflowctl.errors import InvalidInputError
@@ -215,49 +214,11 @@ def _approaches(req: Requirements) -> list[tuple[str, str, str]]:
     return [(f, f, "base") for f in families] + [(f"{first}_small", first, "small"), compact]
 
 
-def gate_of(
-    req: Requirements, n_outputs: int, mlops: MlopsPolicy
-) -> tuple[str, float | None, list[str]]:
-    """The gate metric and threshold: the prompt's first metric wish the table can log for this
-    task, else an imbalance-aware or the policy's default; notes for wishes not honoured."""
-    default = {
-        "classification": mlops.classification_metric,
-        "regression": mlops.regression_metric,
-        "forecasting": mlops.forecasting_metric,
-    }[req.task]
-    c = req.constraints
-    notes: list[str] = []
-    for wish in c.metric_targets:
-        row = metrics_table.for_wish(wish.metric, req.task, n_outputs)
-        if row is None:
-            notes.append(
-                f"{wish.metric} was asked for but is not logged for {req.task}"
-                + (f" with {n_outputs} classes" if req.task == "classification" else "")
-                + "; recorded in requirements, gate on another metric"
-            )
-            continue
-        threshold = None
-        if wish.value is not None:
-            value = math.sqrt(wish.value) if wish.metric == "mse" else wish.value
-            if (wish.op == ">=") == (row.direction == "maximize"):
-                threshold = value
-            else:
-                notes.append(f"{wish.metric} {wish.op} {wish.value:g} runs against its direction")
-        if row.declared:
-            notes.append(
-                f"{row.name} is declared in the metrics table; the rendered project must log "
-                "it before the gate can pass"
-            )
-        return row.name, threshold, notes
-    if c.imbalance and req.task == "classification":
-        return "test_f1_macro", None, notes
-    return default, None, notes
-
-
 def _infrastructure(
     req: Requirements, profile: DataProfile | None, mlops: MlopsPolicy, n_outputs: int
 ) -> dict[str, Any]:
-    metric, threshold, _ = gate_of(req, n_outputs, mlops)
+    ratio = profile.imbalance_ratio if profile is not None else None
+    metric, threshold, _ = gate_of(req, n_outputs, mlops, ratio)
     direction = "maximize" if metric in MAXIMIZE else "minimize"
     # real column names (what `mlflowctl monitor` compares), else "all_input_features"
     if profile is not None and profile.kind == "tabular" and 0 < len(profile.feature_names) <= 30:
@@ -368,7 +329,7 @@ def plan(
     first = next(a for a in approaches if a.name == chosen)
     sized = list(zip(counts, [d["name"] for d in drafts], strict=True))
     notes = data_risks(req, profile, io, samples, sized)
-    notes += gate_of(req, io.output_dim, mlops)[2]
+    notes += gate_of(req, io.output_dim, mlops, profile.imbalance_ratio if profile else None)[2]
     if "stock" in low or "price" in low:
         notes.append("financial series are close to a random walk: expect a weak signal")
     if req.constraints.distributed and req.constraints.hardware is None:

@@ -2,7 +2,7 @@
 
 The prompt is read once into ``Hints`` (what the words say); ``read_requirements`` then lets the
 data profile overrule the words where they disagree (the data is what will be trained on), and
-``reading_notes`` says where it did, for the blueprint's uncertainty factors.
+``reading_notes.py`` says where it did, for the blueprint's uncertainty factors.
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import re
 from dataclasses import dataclass, field
 
 from mlflowctl.blueprint.model import Constraints, DataProfile, MetricTarget, Requirements
-from mlflowctl.design import phrases, triage
+from mlflowctl.design import columns, phrases, triage
 from mlflowctl.design.phrases import NUM as _NUM
 from mlflowctl.design.phrases import number as _number
 from mlflowctl.errors import InvalidInputError
 
 #: length of one unit (or one step of a data frequency) in days
 _UNIT_DAYS = {
-    "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 365.25 / 12,
+    "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0, "fortnight": 14.0,
+    "month": 365.25 / 12,
     "quarter": 365.25 / 4, "year": 365.25,
 }  # fmt: skip
 _FREQ_UNIT = {"T": "minute", "MIN": "minute", "H": "hour", "D": "day", "B": "day", "W": "week",
@@ -157,7 +158,8 @@ LIMITS = {"horizon": 10_000, "n_classes": 100_000, "n_features": 1_000_000, "ima
 def _check_limits(hints: Hints) -> None:
     """Numbers in the prompt beyond what a blueprint can hold: one clear error, not a crash."""
     found = {
-        "horizon": round(hints.horizon[0]) if hints.horizon else None,
+        # "half a year" is a horizon of at least one step, whatever the step
+        "horizon": max(1, round(hints.horizon[0])) if hints.horizon else None,
         "n_classes": hints.n_classes,
         "n_features": hints.n_features,
         "image_side": max(hints.image_shape[1:]) if hints.image_shape else None,
@@ -253,6 +255,11 @@ def read_requirements(
     else:
         c.horizon = None
         c.tbptt = c.tbptt and modality == "sequence"
+    if profile is not None:
+        named = read_columns_of(text, profile)
+        c.target_named, c.features_named = named.target, named.features[:50]
+        if task == "classification" and c.positive_class is None:
+            c.positive_class = positive_of_data(text, profile)[0]
     first = text.splitlines()[0]
     return Requirements(
         task=task,
@@ -312,7 +319,7 @@ def check_prompt(prompt: str, *, has_data: bool, assume: bool = False) -> triage
 
 
 #: the reader's own words: a clause using one of them is understood
-_KNOWN = (
+KNOWN_PATTERNS = (
     *(p for _, p in _ARCH + _TASK + _MODALITY),
     r"tbptt|truncated|distributed|multi[- ]?node|hyper|optuna|\bhpo\b|memory|stock|price|"
     r"\d+\s*x\s*\d+|\d+\s+(classes|categories|species|types|kinds|labels|digits|cultivars)|"
@@ -320,49 +327,33 @@ _KNOWN = (
 )
 
 
-def _wish_notes(hints: Hints, req: Requirements, profile: DataProfile | None) -> list[str]:
-    c = req.constraints
-    notes = []
-    if c.positive_class and profile is not None and profile.class_counts:
-        labels = [k.label.lower() for k in profile.class_counts]
-        if c.positive_class.lower() in labels:
-            notes.append(
-                f"positive class '{c.positive_class}' is label {labels.index(c.positive_class)}"
-                " of the data: recall and precision are computed for it"
-            )
-        else:
-            notes.append(
-                f"positive class '{c.positive_class}' is not a class of the data "
-                f"({', '.join(labels[:6])}); check which label is meant"
-            )
-    if c.size_preference or c.prefer_fast or c.edge:
-        why = c.size_preference or ("edge device" if c.edge else "fast inference")
-        notes.append(f"the prompt asks for a {why} model: the smallest approach is recommended")
-    return notes
+def data_columns(profile: DataProfile) -> list[str]:
+    """The data's columns as a user names them: the file's own, else the feature names."""
+    builtin = profile.source_kind == "builtin"
+    cols = list(profile.feature_names) if builtin else list(profile.dtypes or profile.feature_names)
+    return cols + ([profile.target] if profile.target and profile.target not in cols else [])
 
 
-def reading_notes(prompt: str, req: Requirements, profile: DataProfile | None) -> list[str]:
-    """Where the requirements rest on a guess or on the data overruling the prompt; what the
-    prompt said that the reader did not understand; assumptions made under ``--assume``."""
-    hints = prompt_hints(prompt)
-    notes = [f"not understood: '{part}'" for part in phrases.not_understood(prompt, _KNOWN)]
-    reading = triage_prompt(prompt, has_data=profile is not None, hints=hints)
-    if reading.status != "ok":
-        notes += reading.assumptions
-    notes += _wish_notes(hints, req, profile)
-    if hints.modality and hints.modality != req.modality:
-        notes.append(
-            f"the prompt suggests {hints.modality} data but the data is {req.modality}; "
-            f"designed for {req.modality}"
-        )
-    if hints.task and hints.task != req.task:
-        notes.append(
-            f"the prompt suggests {hints.task} but the data fits {req.task}; used {req.task}"
-        )
-    if hints.task is None:
-        notes.append(f"the prompt names no task; assumed {req.task} on {req.modality} data")
-    if req.task == "forecasting" and hints.horizon is None:
-        notes.append(f"no forecast horizon stated; assumed {req.constraints.horizon} steps")
-    if profile is None:
-        notes.append("no data given: input and output sizes are assumptions until build --data")
-    return notes
+def read_columns_of(prompt: str, profile: DataProfile) -> columns.ColumnReading:
+    """Which of the data's columns the prompt names (``design.columns``)."""
+    known = (*KNOWN_PATTERNS, *(c.words for c in phrases.CONCEPTS))
+    return columns.read_columns(prompt, data_columns(profile), known)
+
+
+def positive_of_data(prompt: str, profile: DataProfile) -> tuple[str | None, str]:
+    """The positive class of binary data the prompt did not state: a class label the prompt
+    names ("catch the fraud cases" -> ``fraud``), else the minority class; and why."""
+    counts = profile.class_counts
+    if profile.n_classes != 2 or len(counts) != 2:
+        return None, ""
+    low = " ".join(prompt.lower().split())
+    named = [
+        k.label
+        for k in counts
+        if (p := columns.column_pattern(k.label)) is not None and re.search(p, low)
+    ]
+    if len(named) == 1:
+        return named[0], "a class the prompt names"
+    small = min(counts, key=lambda k: (k.count, k.label))
+    total = sum(k.count for k in counts)
+    return small.label, f"the minority class ({small.count} of {total} rows)"

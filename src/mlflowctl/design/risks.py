@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mlflowctl.blueprint.model import DataProfile, Requirements
+from mlflowctl.blueprint.model import DataProfile, Requirements, SeriesTrend
 from mlflowctl.design.catalog import IO
 
 #: below this many rows (or points of a series) the data is called small
@@ -58,6 +58,7 @@ def data_risks(
             )
         if profile.missing_values:
             out.append(f"{profile.missing_values} missing values in the data")
+        out += profile_findings(profile)
     for params, name in sized:
         if samples and params > OVERSIZED * samples:
             out.append(
@@ -101,3 +102,56 @@ def preference(
         i = max(range(len(counts)), key=lambda k: (counts[k], -k))
         return names[i], f"the prompt asks for a large model: the largest approach; {why}"
     return names[0], why
+
+
+_DROPPED_NOTES = ("dropped identifier-like columns", "dropped constant columns")
+
+
+def profile_findings(profile: DataProfile) -> list[str]:
+    """Risks from ``data.findings``: a level shift, a trend, leaking, identifier-like and
+    constant columns, each with its figures.
+
+    A leaking column is flagged, not dropped: the profile cannot tell a leak (the target written
+    down after the fact) from a feature that legitimately determines it, and dropping it would
+    silently change the inputs the user's predictions are made from; the risk names it so the
+    user removes it from the file when it is a leak.
+    """
+    out: list[str] = []
+    shift, trend = profile.level_shift, profile.trend
+    if shift is not None:
+        when = f" ({shift.date})" if shift.date else ""
+        out.append(
+            f"level shift at point {shift.index}{when}: mean {shift.before:.4g} -> "
+            f"{shift.after:.4g} ({shift.sigmas:.1f} sd, t = {shift.t_stat:.1f}) in the training "
+            "part: windows before it teach an old level; prefer the recent part or a differenced "
+            "target"
+        )
+    if trend is not None and trend.significant and shift is None:
+        out.append(
+            f"trend in the training part: slope {trend.slope:.4g} per step (t = "
+            f"{trend.t_stat:.1f}, {trend.points} points); " + _stationarity(trend)
+        )
+    elif trend is not None and trend.stationary is False and shift is None:
+        out.append(f"no significant trend (t = {trend.t_stat:.1f}) but {_stationarity(trend)}")
+    for leak in profile.leaking_columns[:5]:
+        figure = (
+            f"alone predicts it with held-out accuracy {leak.value:.3f}"
+            if leak.measure == "accuracy"
+            else f"|correlation| {leak.value:.3f} with it"
+        )
+        out.append(
+            f"column '{leak.column}' {figure}: likely a leak of '{profile.target}' (flagged, not "
+            "dropped); remove it from the file unless it is known at prediction time"
+        )
+    for note in profile.notes:
+        if note.startswith(_DROPPED_NOTES):
+            out.append(f"{note} (they carry no signal that generalises)"[:200])
+    return [line[:200] for line in out]
+
+
+def _stationarity(trend: SeriesTrend) -> str:
+    if trend.df_stat is None or trend.stationary is None:
+        return "stationarity not tested"
+    if trend.stationary:
+        return f"stationary (Dickey-Fuller t = {trend.df_stat:.2f} < -2.86)"
+    return f"not stationary (Dickey-Fuller t = {trend.df_stat:.2f} >= -2.86): try naive_drift"

@@ -95,6 +95,7 @@ def _threshold(name: str, low: str, start: int, end: int) -> dict[str, Any]:
         # "accuracy of at least 0.97", "MAE below 5", "recall >= 0.95", "F1 of 0.9 or more"
         m = re.search(
             rf"^\s*(?:score\s+|rate\s+)?(?:(?:of|is|=|:|must be|should be|needs to be|"
+            rf"(?:must|should|has to|needs to) (?:reach|hit|exceed|get to)|"
             rf"has to be|stays?|kept|to be|reaching|needed|required|target|above|over)\s+)*?"
             rf"(?:(?P<ge>{_GE})|(?P<le>{_LE}))?\s*{_VAL}"
             rf"(?:\s+or\s+(?P<tail>more|higher|better|above|less|lower|below|fewer))?",

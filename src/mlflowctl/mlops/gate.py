@@ -10,11 +10,31 @@ champion's value (by at least ``min_improvement``), and returns the verdict with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from mlflowctl.blueprint.model import PromotionGate
+from mlflowctl.blueprint.model import MetricTarget, PromotionGate
 
 TAG_BASELINE = "baseline_best"
+
+
+#: metric wishes a decision threshold is tuned for on validation (binary classification)
+THRESHOLD_WISHES = ("recall", "precision", "f1")
+
+
+def threshold_rule(
+    task: str, n_classes: int, metric_targets: Sequence[MetricTarget]
+) -> dict[str, Any] | None:
+    """What the rendered evaluate.py tunes the positive class's decision threshold for: the
+    prompt's first metric wish when it is recall, precision or F1 of a binary classifier
+    (``target``: its ``>=`` value, which the threshold must reach on validation), else None."""
+    if task != "classification" or n_classes != 2 or not metric_targets:
+        return None
+    wish = metric_targets[0]
+    if wish.metric not in THRESHOLD_WISHES:
+        return None
+    target = wish.value if wish.op == ">=" and wish.value is not None else None
+    return {"tune_for": wish.metric, "target": target}
 
 
 def metric_tag(metric: str) -> str:

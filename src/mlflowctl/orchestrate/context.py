@@ -40,6 +40,8 @@ class PipelineOptions:
     accelerator: str = "auto"
     approach: str | None = None
     agents_dir: str | None = None
+    #: design even when the prompt needs information or is unsupported (``run --assume``)
+    assume: bool = False
     #: the project folder: the MLflow store (``mlflow.db``) and ``.claude/memory`` live here
     root: Path = field(default_factory=Path.cwd)
     #: chosen once, so the default workdir ``runs/<id>`` and the journal name the same id

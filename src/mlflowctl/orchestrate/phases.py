@@ -39,6 +39,7 @@ def phase_design(p: Pipeline) -> dict[str, Any]:
         backend=p.opts.backend,
         history=p.history(),
         agents_dir=p.opts.agents_dir,
+        assume=p.opts.assume,
     )
     atomic_write_text(p.opts.workdir / BLUEPRINT_FILE, bp.to_yaml())
     chosen = bp.approach(p.opts.approach)

@@ -1,0 +1,67 @@
+"""Which metric gates a design, and at what threshold: the prompt's wish, the data's imbalance,
+or the mlops policy's default (the planner's choice, stated in the blueprint)."""
+
+from __future__ import annotations
+
+import math
+
+from mlflowctl.blueprint import metrics as metrics_table
+from mlflowctl.blueprint.model import Requirements
+from mlflowctl.specs.policy import MlopsPolicy
+
+#: largest/smallest class count from which binary data gates on the positive class's PR-AUC
+GATE_IMBALANCE = 3.0
+
+
+def gate_of(
+    req: Requirements, n_outputs: int, mlops: MlopsPolicy, imbalance_ratio: float | None = None
+) -> tuple[str, float | None, list[str]]:
+    """The gate metric and threshold: the prompt's first metric wish the table can log for this
+    task, else an imbalance-aware or the policy's default; notes for wishes not honoured.
+
+    Binary recall, precision and PR-AUC are the positive class's (``constraints.positive_class``);
+    binary data imbalanced ``GATE_IMBALANCE``:1 or more (or a prompt saying so) with no metric
+    wish gates on the positive class's PR-AUC, multi-class imbalance on macro F1."""
+    default = {
+        "classification": mlops.classification_metric,
+        "regression": mlops.regression_metric,
+        "forecasting": mlops.forecasting_metric,
+    }[req.task]
+    c = req.constraints
+    notes: list[str] = []
+    for wish in c.metric_targets:
+        row = metrics_table.for_wish(wish.metric, req.task, n_outputs)
+        if row is None:
+            notes.append(
+                f"{wish.metric} was asked for but is not logged for {req.task}"
+                + (f" with {n_outputs} classes" if req.task == "classification" else "")
+                + "; recorded in requirements, gate on another metric"
+            )
+            continue
+        threshold = None
+        if wish.value is not None:
+            value = math.sqrt(wish.value) if wish.metric == "mse" else wish.value
+            if (wish.op == ">=") == (row.direction == "maximize"):
+                threshold = value
+            else:
+                notes.append(f"{wish.metric} {wish.op} {wish.value:g} runs against its direction")
+        if row.binary_only and c.positive_class:
+            notes.append(
+                f"gate: {wish.metric} of the positive class '{c.positive_class}' on validation"
+                + (
+                    f"; its decision threshold is tuned on validation for {wish.metric}"
+                    if wish.metric in ("recall", "precision")
+                    else ""
+                )
+            )
+        elif wish.metric == "f1" and n_outputs == 2:
+            notes.append("gate: macro F1; the decision threshold is tuned on validation for F1")
+        return row.name, threshold, notes
+    imbalanced = c.imbalance is not None or (imbalance_ratio or 0) >= GATE_IMBALANCE
+    if imbalanced and req.task == "classification" and n_outputs == 2:
+        which = f" '{c.positive_class}'" if c.positive_class else ""
+        notes.append(f"imbalanced data: gate on the PR-AUC of the positive class{which}")
+        return "test_pr_auc", None, notes
+    if imbalanced and req.task == "classification":
+        return "test_f1_macro", None, notes
+    return default, None, notes

@@ -1,0 +1,112 @@
+"""What the reader says back: the blueprint's uncertainty lines for the prompt it read.
+
+Where the requirements rest on a guess or on the data overruling the prompt, what the prompt
+said that the reader did not understand, columns it named, and assumptions made under
+``--assume`` (``critic.py`` puts them in the blueprint's uncertainty factors).
+"""
+
+from __future__ import annotations
+
+from mlflowctl.blueprint.model import DataProfile, Requirements
+from mlflowctl.design import phrases
+from mlflowctl.design.requirements import (
+    KNOWN_PATTERNS,
+    Hints,
+    data_columns,
+    positive_of_data,
+    prompt_hints,
+    read_columns_of,
+    triage_prompt,
+)
+
+
+def _column_notes(prompt: str, req: Requirements, profile: DataProfile | None) -> list[str]:
+    if profile is None:
+        return []
+    named = read_columns_of(prompt, profile)
+    notes = []
+    target = req.target or profile.target
+    if named.target is not None and target is not None and named.target != target:
+        notes.append(
+            f"conflict: the prompt asks to predict '{named.target}' but the target is "
+            f"'{target}' (--target); designed for '{target}'"
+        )
+    if named.features:
+        notes.append(
+            "the prompt names the input columns "
+            + ", ".join(f"'{f}'" for f in named.features)
+            + ": recorded in requirements.constraints.features_named"
+        )
+    if named.missing:
+        from mlflowctl.data.files import columns_line
+
+        notes.append(
+            "the prompt names "
+            + ", ".join(f"'{m}'" for m in named.missing)
+            + " as input, but the data has no such column (columns: "
+            + columns_line(data_columns(profile))[:80]
+            + ")"
+        )
+    return notes
+
+
+def _wish_notes(
+    hints: Hints, req: Requirements, profile: DataProfile | None, prompt: str = ""
+) -> list[str]:
+    c = req.constraints
+    notes = []
+    stated = hints.constraints.positive_class
+    if c.positive_class and not stated and profile is not None:
+        why = positive_of_data(prompt, profile)[1]
+        if why:
+            notes.append(
+                f"positive class '{c.positive_class}': {why}; recall, precision, PR-AUC and "
+                "the decision threshold are for it"
+            )
+    elif c.positive_class and profile is not None and profile.class_counts:
+        labels = [k.label.lower() for k in profile.class_counts]
+        if c.positive_class.lower() in labels:
+            notes.append(
+                f"positive class '{c.positive_class}' is label "
+                f"{labels.index(c.positive_class.lower())} of the data: recall and precision "
+                "are computed for it"
+            )
+        else:
+            notes.append(
+                f"positive class '{c.positive_class}' is not a class of the data "
+                f"({', '.join(labels[:6])}); check which label is meant"
+            )
+    if c.size_preference or c.prefer_fast or c.edge:
+        why = c.size_preference or ("edge device" if c.edge else "fast inference")
+        notes.append(f"the prompt asks for a {why} model: the smallest approach is recommended")
+    return notes
+
+
+def reading_notes(prompt: str, req: Requirements, profile: DataProfile | None) -> list[str]:
+    """Where the requirements rest on a guess or on the data overruling the prompt; what the
+    prompt said that the reader did not understand; assumptions made under ``--assume``."""
+    hints = prompt_hints(prompt)
+    named = tuple(read_columns_of(prompt, profile).phrases) if profile is not None else ()
+    leftovers = phrases.not_understood(prompt, KNOWN_PATTERNS + named)
+    notes = [f"not understood: '{part}'" for part in leftovers]
+    notes += _column_notes(prompt, req, profile)
+    reading = triage_prompt(prompt, has_data=profile is not None, hints=hints)
+    if reading.status != "ok":
+        notes += reading.assumptions
+    notes += _wish_notes(hints, req, profile, prompt)
+    if hints.modality and hints.modality != req.modality:
+        notes.append(
+            f"the prompt suggests {hints.modality} data but the data is {req.modality}; "
+            f"designed for {req.modality}"
+        )
+    if hints.task and hints.task != req.task:
+        notes.append(
+            f"the prompt suggests {hints.task} but the data fits {req.task}; used {req.task}"
+        )
+    if hints.task is None and not req.constraints.target_named:
+        notes.append(f"the prompt names no task; assumed {req.task} on {req.modality} data")
+    if req.task == "forecasting" and hints.horizon is None:
+        notes.append(f"no forecast horizon stated; assumed {req.constraints.horizon} steps")
+    if profile is None:
+        notes.append("no data given: input and output sizes are assumptions until build --data")
+    return notes

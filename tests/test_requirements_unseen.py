@@ -1,0 +1,80 @@
+"""Issue 14 item 1, second round: 22 wordings the reader's tables were not written against, one
+per line, across horizons in words, budgets, hardware, metric targets, imbalance,
+interpretability, latency and size. Each is honoured and leaves nothing "not understood"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlflowctl.blueprint.model import DataProfile
+from mlflowctl.design.phrases import not_understood
+from mlflowctl.design.requirements import KNOWN_PATTERNS, prompt_hints, read_requirements
+
+pytestmark = pytest.mark.unit
+
+
+def _series(freq: str) -> DataProfile:
+    return DataProfile(
+        source="statsmodels:co2", source_kind="builtin", kind="series", n_rows=500,
+        n_features=1, series_length=500, frequency=freq,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("prompt", "freq", "steps"),
+    [
+        ("predict the coming fortnight of daily demand", "D", 14),
+        ("give me a forecast six months out", "M", 6),
+        ("what will the monthly value be two years from now", "M", 24),
+        ("forecast 90 days into the future", "D", 90),
+        ("project the weekly series half a year ahead", "W", 26),
+    ],
+)
+def test_horizons_in_words(prompt: str, freq: str, steps: int) -> None:
+    assert read_requirements(prompt, _series(freq)).constraints.horizon == steps
+    assert not_understood(prompt, KNOWN_PATTERNS) == []
+
+
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("a classifier that stays below 2,000 trainable parameters",
+     {"param_budget": 2000, "param_budget_kind": "max"}),
+    ("no bigger than 50k weights please", {"param_budget": 50_000, "param_budget_kind": "max"}),
+    ("a model of roughly 2 million parameters",
+     {"param_budget": 2_000_000, "param_budget_kind": "target"}),
+    ("it has to run on a raspberry pi", {"hardware": "cpu", "edge": True}),
+    ("train it across 4 GPUs", {"hardware": "multi_gpu", "devices": 4}),
+    ("it must run on a laptop CPU", {"hardware": "cpu"}),
+    ("the F1 must reach 0.85", {"metric_targets": [("f1", ">=", 0.85)]}),
+    ("keep the mean absolute error under 3.5", {"metric_targets": [("mae", "<=", 3.5)]}),
+    ("we need an AUC of 0.9 or better", {"metric_targets": [("roc_auc", ">=", 0.9)]}),
+    ("aim for 95 percent accuracy or more", {"metric_targets": [("accuracy", ">=", 0.95)]}),
+    ("only 2% of the transactions are fraudulent", {"imbalance": "severe"}),
+    ("positives are rare compared with negatives", {"imbalance": "severe"}),
+    ("doctors must be able to understand why it decides", {"interpretability": True}),
+    ("it should be transparent to the auditors", {"interpretability": True}),
+    ("responses within 20 milliseconds", {"latency_ms": 20.0}),
+    ("each prediction has to come back in under 0.1 seconds", {"latency_ms": 100.0}),
+    ("a lightweight network is enough", {"size_preference": "small"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("prompt", "expected"), CASES)
+def test_unseen_wishes_are_honoured(prompt: str, expected: dict[str, Any]) -> None:
+    c = prompt_hints(prompt).constraints
+    for key, want in expected.items():
+        got = getattr(c, key)
+        if key == "metric_targets":
+            got = [(t.metric, t.op, t.value) for t in got]
+        assert got == want, (prompt, key, got)
+    assert not_understood(prompt, KNOWN_PATTERNS) == []
+
+
+def test_a_horizon_of_half_a_unit_is_not_refused() -> None:
+    # "half a year" on yearly data is still one step, not "horizon 0"
+    assert read_requirements("forecast half a year ahead", _series("A")).constraints.horizon == 1
+
+
+def test_only_a_large_share_is_no_imbalance() -> None:
+    assert prompt_hints("only 45 % of the customers are active").constraints.imbalance is None
