@@ -343,3 +343,63 @@ def test_missing_postgres_skips_on_a_laptop_and_fails_in_ci(
     )  # fmt: skip
     assert outcome in proc.stdout, proc.stdout[-2000:]
     assert "PostgreSQL not installed" in proc.stdout
+
+
+def _tune_blueprint(where: Path) -> Path:
+    """The iris MLP test blueprint with a small search space."""
+    space = {
+        "enabled": True, "method": "tpe", "n_trials": 4, "metric": "val_accuracy",
+        "direction": "maximize",
+        "params": [
+            {"name": "lr", "kind": "log_uniform", "low": 1e-3, "high": 3e-2},
+            {"name": "hidden", "kind": "choice", "choices": [8, 16]},
+        ],
+    }  # fmt: skip
+    data = make_blueprint("mlp", "iris", training={"search_space": space}).model_dump(mode="json")
+    path = where / "bp.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.load
+@pytest.mark.slow
+def test_two_tune_processes_share_one_study_on_postgresql(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """Issue 16: ``mlflowctl tune --storage postgresql://... --study NAME`` started twice (as on
+    two machines) joins one study: 4 trials in all, no trial number twice, both processes ran
+    trials, every trial's nested MLflow run under the study's one parent run."""
+    import optuna
+
+    storage = pg_cluster.create_database("optuna_shared")
+    bp = _tune_blueprint(tmp_path)
+    cmd = [sys.executable, "-m", "mlflowctl", "tune", str(bp), "--trials", "4", "--max-epochs",
+           "1", "--storage", storage, "--study", "shared", "--json"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    procs = [
+        subprocess.Popen(
+            [*cmd, "--out", f"out{i}"],
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=900) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode in (0, 8), err[-3000:]  # 8: the best trial did not pass the gate
+        assert DB_PASSWORD not in err
+    from mlflowctl.orchestrate.tune_storage import with_installed_driver
+
+    study = optuna.load_study(study_name="shared", storage=with_installed_driver(storage))
+    numbers = [t.number for t in study.trials]
+    assert sorted(numbers) == [0, 1, 2, 3]
+    client = _client(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exps = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(exps, max_results=1000)
+    trials = [r for r in runs if r.data.tags.get("mlflowctl.tune_role") == "trial"]
+    assert sorted(int(r.data.tags["mlflowctl.trial_number"]) for r in trials) == [0, 1, 2, 3]
+    assert len({r.data.tags["mlflow.parentRunId"] for r in trials}) == 1
+    assert len({r.data.tags["mlflowctl.pid"] for r in trials}) == 2, "both processes ran trials"

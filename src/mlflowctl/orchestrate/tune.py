@@ -27,7 +27,8 @@ from mlflowctl.errors import (
     InvalidInputError,
     MlflowctlError,
 )
-from mlflowctl.orchestrate.tune_storage import open_storage, storage_lock_path
+from mlflowctl.mlops.uri import redact
+from mlflowctl.orchestrate.tune_storage import open_storage, study_setup_lock
 from mlflowctl.settings import Settings
 
 ATTR_SPACE, ATTR_PARENT = "mlflowctl.search_space", "mlflowctl.parent_run_id"
@@ -142,7 +143,6 @@ def _stop(procs: list[subprocess.Popen[bytes]], signum: int) -> None:
 
 def tune(opts: TuneOptions) -> dict[str, Any]:
     """Run (or continue) the search; returns the summary the CLI prints."""
-    from filelock import FileLock
 
     from mlflowctl.blueprint.model import Blueprint
     from mlflowctl.mlops.registry import validate_registry_spec
@@ -195,8 +195,7 @@ def tune(opts: TuneOptions) -> dict[str, Any]:
     storage = open_storage(storage_url)
     study_name = opts.study or f"{bp.provenance.blueprint_id}-{approach.name}"
     signature = space_signature(params, objective, space.method)
-    lock = storage_lock_path(storage_url)
-    with FileLock(str(lock), timeout=600) if lock else contextlib.nullcontext():
+    with study_setup_lock(storage_url, storage, study_name):
         # one parent run per study, and a distinct seed for each process that joins it
         study = _load_study(storage, study_name, objective.direction, signature)
         if not study.get_trials(deepcopy=False):  # a new study starts from the design itself
@@ -209,7 +208,7 @@ def tune(opts: TuneOptions) -> dict[str, Any]:
     tune_dir.mkdir(parents=True, exist_ok=True)
     console.status(
         f"tune: study {study_name!r} ({trials} trials, {opts.workers} worker(s), "
-        f"{objective.direction} {objective.metric}); storage {storage_url}"
+        f"{objective.direction} {objective.metric}); storage {redact(storage_url)}"
     )
     base = approach.training.seed + 1000 * joins
     seeds = [base + w for w in range(opts.workers)]

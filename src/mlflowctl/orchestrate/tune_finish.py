@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflowctl import console
+from mlflowctl.mlops.uri import redact
 
 #: study attribute: the best trial's retraining was claimed by one process (registered once)
 ATTR_RETRAINED = "mlflowctl.retrained"
@@ -139,7 +140,7 @@ def finish(
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     summary: dict[str, Any] = {
         "study": s.study,
-        "storage": s.storage,
+        "storage": redact(s.storage),  # the JSON output and journal carry no password
         "tune_dir": str(tune_dir),
         "parent_run_id": s.parent_run_id,
         "tracking_uri": s.tracking_uri,

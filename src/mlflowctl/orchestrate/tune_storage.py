@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mlflowctl.errors import InvalidInputError, TrackingUnavailableError
+from mlflowctl.errors import InvalidInputError, LockHeldError, TrackingUnavailableError
 
 
 def open_storage(url: str) -> Any:
@@ -40,12 +43,13 @@ def open_storage(url: str) -> Any:
     kwargs: dict[str, Any] = {}
     if scheme.startswith("postgresql"):
         kwargs = {"connect_args": {"connect_timeout": 10}}
+        url = with_installed_driver(url)
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     except ImportError as exc:
         raise InvalidInputError(
             f"no database driver for {scheme}: {exc}",
-            hint="install the driver (e.g. pip install psycopg2-binary)",
+            hint="install a driver: pip install 'mlflowctl[team]' (psycopg) or psycopg2-binary",
             location="--storage",
         ) from None
     except Exception as exc:  # sqlalchemy's OperationalError and kin
@@ -57,6 +61,18 @@ def open_storage(url: str) -> Any:
         ) from None
 
 
+def with_installed_driver(url: str) -> str:
+    """``postgresql://`` means psycopg2 to SQLAlchemy; with only psycopg 3 installed (what
+    ``mlflowctl[team]`` brings) name that driver instead. Explicit drivers are kept."""
+    import importlib.util
+
+    if not url.startswith("postgresql://") or importlib.util.find_spec("psycopg2") is not None:
+        return url
+    if importlib.util.find_spec("psycopg") is None:
+        return url
+    return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+
+
 def storage_lock_path(storage: str) -> Path | None:
     """A lock file beside a local storage (journal file or SQLite), None for a server."""
     if storage.startswith("sqlite:///"):
@@ -64,3 +80,51 @@ def storage_lock_path(storage: str) -> Path | None:
     if "://" in storage:
         return None
     return Path(storage + ".mlflowctl.lock")
+
+
+#: a setup lock held longer than this is a crashed holder's: taken over
+STALE_SETUP_S = 300.0
+
+
+@contextlib.contextmanager
+def study_setup_lock(storage_url: str, storage: Any, study_name: str) -> Iterator[None]:
+    """Exclusive while a process sets a study up (its first trial, its one parent MLflow run).
+
+    A local storage (journal file, SQLite) has a file lock beside it; a database shared by
+    several machines has none, so the lock is a marker study ``<name>.mlflowctl-setup`` that
+    only one process can create (the database's unique study name decides) and that its holder
+    deletes again; one left by a crashed process is taken over after ``STALE_SETUP_S``."""
+    lock = storage_lock_path(storage_url)
+    if lock is not None:
+        from filelock import FileLock
+
+        with FileLock(str(lock), timeout=600):
+            yield
+        return
+    import optuna
+
+    marker = f"{study_name}.mlflowctl-setup"
+    deadline = time.monotonic() + 2 * STALE_SETUP_S
+    while True:
+        try:
+            held = optuna.create_study(study_name=marker, storage=storage)
+            held.set_user_attr("since", time.time())
+            break
+        except optuna.exceptions.DuplicatedStudyError:
+            with contextlib.suppress(Exception):
+                since = optuna.load_study(study_name=marker, storage=storage).user_attrs
+                if time.time() - float(since.get("since", time.time())) > STALE_SETUP_S:
+                    optuna.delete_study(study_name=marker, storage=storage)
+                    continue
+            if time.monotonic() > deadline:
+                raise LockHeldError(
+                    f"study {study_name!r} is being set up by another process",
+                    hint=f"if none is running, delete the study {marker!r} from the storage",
+                    location="--study",
+                ) from None
+            time.sleep(0.5)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            optuna.delete_study(study_name=marker, storage=storage)

@@ -317,6 +317,9 @@ class Worker:
 
 
 def write_settings(settings: WorkerSettings, path: Path) -> None:
+    """The workers' settings (the storage URL may hold a password: readable by the owner only)."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
     path.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
 
 
