@@ -141,12 +141,20 @@ class Tracker:
         self._beat.start()
         self._writer = threading.Thread(target=self._write, name="mlflowctl-metrics", daemon=True)
         self._writer.start()
-        if threading.current_thread() is threading.main_thread():
-            current = signal.getsignal(signal.SIGTERM)
-            if current == signal.SIG_DFL:  # never replace a handler someone else installed
-                self._old_sigterm = current
-                signal.signal(signal.SIGTERM, self._on_sigterm)
+        self.install_sigterm()
         return self
+
+    def install_sigterm(self) -> None:
+        """SIGTERM ends the run as KILLED; only from the main thread (a Tracker opened in a
+        background thread, alongside the training, calls this once it is back in the main one)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if self._old_sigterm is not None:
+            return
+        current = signal.getsignal(signal.SIGTERM)
+        if current == signal.SIG_DFL:  # never replace a handler someone else installed
+            self._old_sigterm = current
+            signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def __exit__(
         self,
