@@ -7,7 +7,8 @@ latency, training overhead (T3), tracking overhead (T4), end to end (T10) and qu
 the quality run, short overhead runs): it checks the machinery, not the targets that need long
 runs.
 
-    python benchmarks/all.py [--quick] [--only cli,design,training,tracking,e2e,quality,gpu,tune]
+    python benchmarks/all.py [--quick]
+        [--only cli,design,training,build,tracking,e2e,quality,gpu,tune]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PARTS = ("cli", "design", "training", "tracking", "e2e", "quality", "gpu", "tune")
+PARTS = ("cli", "design", "training", "build", "tracking", "e2e", "quality", "gpu", "tune")
 T1_NAMED = ("--help", "--version", "plan", "validate")
 HEAVY = ("torch", "lightning", "mlflow", "sklearn", "pandas", "scipy")
 #: performance-targets.md T9 floors (10-fold CV); "within ~1 pt of the floor" is the target
@@ -151,6 +152,14 @@ def run_parts(parts: list[str], quick: bool, datasets: str | None) -> dict[str, 
         lambda: _script(
             "training_overhead.py",
             ["--json", "--seconds", "5" if quick else "60", "--rounds", "3"],
+            3600,
+        ),
+    )
+    step(
+        "build",
+        lambda: _script(
+            "build_overhead.py",
+            ["--json", "--rounds", "3", *(["--epochs", "5"] if quick else [])],
             3600,
         ),
     )
@@ -308,6 +317,33 @@ def md_training(t: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def md_build(b: dict[str, Any] | None) -> list[str]:
+    lines = ["## 2b. Build overhead: `mlflowctl build` vs `python train.py` (T11)", ""]
+    if _err(lines, b):
+        return lines
+    assert b is not None
+    w, rf, rx = b["wall_s"], b["ratio_fresh"], b["ratio_existing"]
+
+    def cell(x: dict[str, float], unit: str = "") -> str:
+        return f"{x['median']:.2f}{unit} ({x['min']:.2f}-{x['max']:.2f})"
+
+    lines += [
+        f"Iris blueprint, {b['epochs']} epochs, {b['rounds']} rotated rounds; median (min-max). "
+        f"Load average {b['load_avg_1m']['start']} at start, {b['load_avg_1m']['end']} at end. "
+        f"Standalone: {b['standalone_note']}.",
+        "",
+        "| measure | wall s | ratio to standalone | target | verdict |",
+        "| --- | --- | --- | --- | --- |",
+        f"| `python train.py` | {cell(w['standalone'])} | 1 | | |",
+        f"| build, fresh store | {cell(w['fresh'])} | {cell(rf)} | <= {b['target_fresh']} | "
+        f"{verdict(rf['median'], b['target_fresh'], higher=False)} |",
+        f"| build, existing store | {cell(w['existing'])} | {cell(rx)} | "
+        f"<= {b['target_existing']} | "
+        f"{verdict(rx['median'], b['target_existing'], higher=False)} |",
+    ]
+    return lines
+
+
 def statistics_median(values: list[float]) -> float:
     import statistics
 
@@ -431,6 +467,8 @@ def markdown(res: dict[str, Any], info: dict[str, Any], command: str, quick: boo
         *md_quality(res.get("quality"), quick),
         "",
         *md_training(res.get("training")),
+        "",
+        *md_build(res.get("build")),
         "",
         *md_tracking(res.get("tracking")),
         "",

@@ -20,7 +20,8 @@ from mlflow_server import make_blueprint, make_project, mlflow_server, write_tra
 from mlflowctl.cli.app import main
 from mlflowctl.errors import InvalidInputError
 from mlflowctl.mlops import store as tracking_store
-from mlflowctl.mlops.runs import Tracker, reap_stale_runs
+from mlflowctl.mlops.liveness import reap_stale_runs
+from mlflowctl.mlops.runs import Tracker
 from mlflowctl.mlops.store import client, redact, resolve_tracking_uri
 from mlflowctl.specs.policy import MlopsPolicy
 
@@ -317,7 +318,7 @@ def test_canary_secrets_never_reach_store_artifacts_or_output(
 
 @pytest.mark.integration
 def test_parent_run_nests_builds_and_closes_with_the_report(tmp_path: Path) -> None:
-    from mlflowctl.mlops.runs import end_parent_run, start_parent_run
+    from mlflowctl.mlops.liveness import end_parent_run, start_parent_run
 
     uri = _uri(tmp_path)
     bp = make_blueprint()

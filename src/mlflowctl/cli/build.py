@@ -128,14 +128,11 @@ def build(
     check_scale(scale, accelerator)
     track = not (no_track or dry_run or no_train)
     if track:
-        from mlflowctl.mlops.registry import validate_registry_spec
+        from mlflowctl.orchestrate.services import check_store
 
-        # B23 and bad URIs fail here, before a file is written or a run created
-        validate_registry_spec(bp.approach(approach).infrastructure.registry)
-        from mlflowctl.mlops.store import prepare_store
-
-        # a bad URI, a dead server, an old schema or an unusable store: before anything is written
-        prepare_store(settings.tracking.uri)
+        # a bad URI, a dead server or an unusable store: before anything is written (the
+        # schema and the registry names (B23) are checked alongside the training, before any run)
+        check_store(settings.tracking.uri)
     root = out or workspace.default_out(bp, approach)
     from mlflowctl.build.preflight import preflight
 

@@ -65,7 +65,7 @@ def doctor(
     else:
         report["backend"] = backend_versions(uri)
     if reap:
-        from mlflowctl.mlops.runs import reap_stale_runs
+        from mlflowctl.mlops.liveness import reap_stale_runs
 
         report["reaped_runs"] = reap_stale_runs(uri, policy=settings.mlops)
     if as_json:

@@ -95,12 +95,9 @@ def log_pickle_free_model(
     names the columns and types (docs/CONTRACTS.md "The logged model"); a project trained before
     that file existed logs the tensor-in, tensor-out model.
     """
-    import numpy as np
     from mlflow.entities import LoggedModelOutput, LoggedModelStatus
     from mlflow.models import infer_signature
     from mlflow.pyfunc import save_model
-
-    from mlflowctl.mlops.pyfunc_model import ProjectPredictor
 
     for needed in (root / "model.py", root / "config.yaml", weights):
         if not needed.is_file():
@@ -110,20 +107,9 @@ def log_pickle_free_model(
                 location=str(needed),
             )
     artifacts = _artifacts(root, weights)
-    predictor = ProjectPredictor(artifacts)
-    example: Any
-    if "preprocessing" in artifacts and (root / "outputs" / "input_example.json").is_file():
-        example = raw_input_example(root)
-    else:
-        example_path = root / "outputs" / "input_example.npy"
-        if not example_path.is_file():
-            raise TrainingError(
-                "the trained project lacks a file the model needs",
-                hint="train the project to the end first (mlflowctl build)",
-                location=str(example_path),
-            )
-        example = np.load(example_path, allow_pickle=False).astype(np.float32)
-    prediction = predictor.predict(example)
+    example, prediction = described_example(root, artifacts)
+    if prediction is None:  # a project trained before output_example.json: rebuild the model
+        example, prediction = _predicted_example(root, artifacts)
     with warnings.catch_warnings():  # integer columns are kept integers on purpose (see above)
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         signature = infer_signature(example, prediction)
@@ -149,6 +135,61 @@ def log_pickle_free_model(
     client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
     client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
     return f"models:/{logged.model_id}"
+
+
+def described_example(root: Path, artifacts: dict[str, str]) -> tuple[Any, Any]:
+    """The input example and the model's prediction for it, read from the files the training
+    wrote (``input_example.json`` + ``output_example.json``, written by the project's own
+    ``predict.py`` from the saved weights): no torch in this process. ``(None, None)`` for a
+    project that predates them."""
+    out = root / "outputs"
+    if "preprocessing" not in artifacts or not (out / "input_example.json").is_file():
+        return None, None
+    if not (out / "output_example.json").is_file():
+        return None, None
+    import io
+
+    import pandas as pd
+
+    text = (out / "output_example.json").read_text(encoding="utf-8")
+    return raw_input_example(root), pd.read_json(io.StringIO(text), orient="table")
+
+
+def _predicted_example(root: Path, artifacts: dict[str, str]) -> tuple[Any, Any]:
+    """The older way: rebuild the model here (imports torch) and predict the example."""
+    import numpy as np
+
+    from mlflowctl.mlops.pyfunc_model import ProjectPredictor
+
+    predictor = ProjectPredictor(artifacts)
+    example: Any
+    if "preprocessing" in artifacts and (root / "outputs" / "input_example.json").is_file():
+        example = raw_input_example(root)
+    else:
+        example_path = root / "outputs" / "input_example.npy"
+        if not example_path.is_file():
+            raise TrainingError(
+                "the trained project lacks a file the model needs",
+                hint="train the project to the end first (mlflowctl build)",
+                location=str(example_path),
+            )
+        example = np.load(example_path, allow_pickle=False).astype(np.float32)
+    return example, predictor.predict(example)
+
+
+def warm_up() -> None:
+    """Import and cache what ``log_pickle_free_model`` needs (MLflow's pyfunc saving, pandas,
+    its installed-packages map) while the training still runs, so logging after it is quick."""
+    import contextlib
+
+    import mlflow.models
+    import mlflow.pyfunc  # noqa: F401
+    import pandas  # noqa: F401
+
+    with contextlib.suppress(Exception):  # a private cache of MLflow's: only an optimisation
+        from mlflow.utils.requirements_utils import _init_packages_to_modules_map
+
+        _init_packages_to_modules_map()  # type: ignore[no-untyped-call]
 
 
 def weights_artifact_uri(client: Any, model_id: str) -> str:

@@ -24,7 +24,7 @@ def verify(tracking_uri: str, name: str, version: int | None = None) -> dict[str
     import mlflow.artifacts
 
     from mlflowctl.mlops.model_logging import weights_artifact_uri
-    from mlflowctl.mlops.runs import sha256_file
+    from mlflowctl.train.checkpoints import sha256_file
 
     c = client(tracking_uri)
     if version is None:

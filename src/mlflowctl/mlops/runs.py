@@ -25,16 +25,13 @@ from mlflowctl.blueprint.results import TrainingRun
 from mlflowctl.errors import InterruptedRunError, TrackingUnavailableError
 from mlflowctl.mlops.liveness import (
     TAG_HEARTBEAT,
-    end_parent_run,
     liveness_tags,
     reap_stale_runs,
-    start_parent_run,
     utc_now,
 )
 from mlflowctl.mlops.run_params import (
     _batches,
     _git_commit,
-    effective_config,
     flatten,
     metric_batch,
     recorded_epoch_metrics,
@@ -42,9 +39,7 @@ from mlflowctl.mlops.run_params import (
 from mlflowctl.mlops.store import (
     client,
     get_or_create_experiment,
-    prepare_store,
     redact,
-    resolve_tracking_uri,
     tracking_errors,
 )
 from mlflowctl.specs.policy import MlopsPolicy
@@ -52,15 +47,6 @@ from mlflowctl.train.checkpoints import sha256_file
 
 #: epochs finishing within this many seconds share one store write
 _COALESCE_S = 1.0
-
-__all__ = [
-    "Tracker",
-    "effective_config",
-    "flatten",
-    "reap_stale_runs",
-    "resolve_tracking_uri",
-    "sha256_file",
-]
 
 TAG_BUILD = "mlflowctl.build_id"
 TAG_MODEL_URI = "mlflowctl.model_uri"
@@ -141,12 +127,20 @@ class Tracker:
         self._beat.start()
         self._writer = threading.Thread(target=self._write, name="mlflowctl-metrics", daemon=True)
         self._writer.start()
-        if threading.current_thread() is threading.main_thread():
-            current = signal.getsignal(signal.SIGTERM)
-            if current == signal.SIG_DFL:  # never replace a handler someone else installed
-                self._old_sigterm = current
-                signal.signal(signal.SIGTERM, self._on_sigterm)
+        self.install_sigterm()
         return self
+
+    def install_sigterm(self) -> None:
+        """SIGTERM ends the run as KILLED; only from the main thread (a Tracker opened in a
+        background thread, alongside the training, calls this once it is back in the main one)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if self._old_sigterm is not None:
+            return
+        current = signal.getsignal(signal.SIGTERM)
+        if current == signal.SIG_DFL:  # never replace a handler someone else installed
+            self._old_sigterm = current
+            signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def __exit__(
         self,
@@ -395,6 +389,3 @@ class Tracker:
         run.extra["model_uri"] = self.model_uri
         run.extra["run_id"] = self.run_id
         return self.model_uri
-
-
-__all__ += ["end_parent_run", "prepare_store", "start_parent_run"]

@@ -181,7 +181,7 @@ def _scale(p: Pipeline, bp: Blueprint) -> Any:
 
 def _parent_run(p: Pipeline, bp: Blueprint) -> str:
     """The pipeline's parent MLflow run, created once and remembered in the journal."""
-    from mlflowctl.mlops.runs import start_parent_run
+    from mlflowctl.mlops.liveness import start_parent_run
 
     p.state["tracking_uri"] = tracking_uri_of(p)
     known = p.journal.options.get("parent_run_id")
@@ -288,7 +288,7 @@ def gate_exit_code(p: Pipeline) -> int:
 
 
 def _write_report(p: Pipeline, bp: Blueprint, summary: dict[str, Any]) -> None:
-    from mlflowctl.mlops.runs import end_parent_run
+    from mlflowctl.mlops.liveness import end_parent_run
 
     metrics = (
         p.journal.phases["evaluate"].outputs.get("metrics", {})

@@ -292,7 +292,7 @@ class Pipeline:
             return
         # a dead store must not hide the real error; the reaper closes the run later
         with suppress(Exception):
-            from mlflowctl.mlops.runs import end_parent_run
+            from mlflowctl.mlops.liveness import end_parent_run
             from mlflowctl.orchestrate.phase_support import tracking_uri_of
 
             uri = self.state.get("tracking_uri") or tracking_uri_of(self)

@@ -10,9 +10,10 @@ model was logged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 from mlflowctl import console
 from mlflowctl.blueprint.model import Blueprint
 from mlflowctl.blueprint.results import ModelVersion, RenderedProject, TrainingRun
+from mlflowctl.orchestrate.alongside import Alongside
 from mlflowctl.orchestrate.journal import atomic_write_text
 
 if TYPE_CHECKING:
+    from mlflowctl.mlops.runs import Tracker
     from mlflowctl.settings import Settings
     from mlflowctl.train.scale import Scale
 
@@ -68,6 +71,52 @@ def read_state(root: Path) -> dict[str, Any]:
 
 def _write_state(root: Path, state: dict[str, Any]) -> None:
     atomic_write_text(root / BUILD_STATE, json.dumps(state, indent=2) + "\n")
+
+
+def check_store(uri: str) -> None:
+    """The store checks that must come before a file is written (F8, X16, X20), without
+    ``import mlflow`` for the two common stores so that a build starts training at once:
+
+    * http(s): the ``/health`` probe (a dead server: exit 6);
+    * SQLite: the folder can be created and an existing file is an SQLite database (exit 2).
+
+    The rest (the schema, the old-schema check B28, the registry names B23) runs alongside the
+    training (``train_tracked``); any other store is prepared here in full, as before.
+    """
+    from mlflowctl.mlops import store
+
+    if uri.startswith(("http://", "https://")):
+        store._http_budget()
+        store.probe_server(uri)
+        return
+    path = store.sqlite_path(uri) if uri.startswith("sqlite:") else None
+    if path is None:
+        store.prepare_store(uri)
+        return
+    import sqlite3
+
+    from mlflowctl.errors import EnvironmentProblemError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # sqlite:////proc/nope/x.db, a read-only parent (X16)
+        raise EnvironmentProblemError(
+            f"cannot create the folder of the tracking store: {exc.strerror or exc}",
+            hint="point --tracking-uri / MLFLOW_TRACKING_URI at a writable place, "
+            "e.g. sqlite:///mlflow.db",
+            location=str(path.parent),
+        ) from None
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:  # read only: the user's file is never changed here
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        from mlflowctl.mlops.faults import _raise_store_error
+
+        _raise_store_error(uri, exc, setup=True)
 
 
 def render(
@@ -182,16 +231,11 @@ def _train_tracked(
         )
         return outcome
 
-    from mlflowctl.mlops.registry import validate_registry_spec
-    from mlflowctl.mlops.runs import Tracker, effective_config
-    from mlflowctl.mlops.store import prepare_store, tracking_unavailable
+    from mlflowctl.mlops.run_params import effective_config
+    from mlflowctl.mlops.store import tracking_unavailable
 
-    registry = approach.infrastructure.registry
-    validate_registry_spec(registry)  # B23: before any run exists
     resolved = _settings(settings, tracking_uri, agents_dir)
     uri = resolved.tracking.uri
-    console.timed(f"tracking: opening the store {uri}")
-    prepare_store(uri)  # F8: a dead server fails here, before training
     outcome.tracking_uri = uri
     previous_runs = list(state.get("run_ids", []))
     extra_tags = {
@@ -199,29 +243,63 @@ def _train_tracked(
     }
     if resume and previous_runs:
         extra_tags["mlflowctl.resumed_from"] = previous_runs[-1]
-    with (
-        tracking_unavailable(uri),
-        Tracker(
-            uri,
-            blueprint,
-            project.approach,
-            build_id=build_id,
-            agent_digests=resolved.agent_digests(),
-            parent_run_id=parent_run_id,
-            policy=resolved.mlops,
-            extra_tags=extra_tags,
-            config=effective_config(project.root, max_epochs),
-        ) as tracker,
-    ):
-        assert tracker.run_id is not None
-        outcome.run_id = tracker.run_id
-        _write_state(project.root, {**state, "run_ids": [*previous_runs, tracker.run_id]})
+    config = effective_config(project.root, max_epochs)
 
-        def handle(event: dict[str, Any]) -> None:
+    def open_tracker() -> Tracker:
+        """Everything MLflow needs before the first metric, done while the child trains:
+        ``import mlflow``, the registry names (B23), the store (F8 probe, SQLite schema), the
+        run and its params, and what logging the model needs afterwards (a failure here stops
+        the training: the runner's ``abort``)."""
+        from mlflowctl.mlops.registry import validate_registry_spec
+        from mlflowctl.mlops.runs import Tracker
+        from mlflowctl.mlops.store import prepare_store
+
+        with tracking_unavailable(uri):
+            validate_registry_spec(approach.infrastructure.registry)  # before any run exists
+            prepare_store(uri)  # F8: a dead server stops the training (exit 6)
+            return _opened(
+                Tracker(
+                    uri,
+                    blueprint,
+                    project.approach,
+                    build_id=build_id,
+                    agent_digests=resolved.agent_digests(),
+                    parent_run_id=parent_run_id,
+                    policy=resolved.mlops,
+                    extra_tags=extra_tags,
+                    config=config,
+                )
+            )
+
+    def _opened(tracker: Tracker) -> Tracker:
+        from mlflowctl.mlops.model_logging import warm_up
+
+        tracker.__enter__()
+        try:
+            assert tracker.run_id is not None
+            _write_state(project.root, {**state, "run_ids": [*previous_runs, tracker.run_id]})
+            warm_up()
+        except BaseException as exc:
+            tracker.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return tracker
+
+    console.timed(f"tracking: opening the store {uri} (while the training starts)")
+    opening = Alongside(open_tracker)  # started once the child runs
+    early: list[dict[str, Any]] = []  # events that came before the run existed
+
+    def handle(event: dict[str, Any]) -> None:
+        tracker = opening.ready()
+        if tracker is None:
+            early.append(event)
+        else:
+            while early:
+                tracker.on_event(early.pop(0))
             tracker.on_event(event)
-            if on_event is not None:
-                on_event(event)
+        if on_event is not None:
+            on_event(event)
 
+    try:
         run = trainer.train(
             project,
             max_epochs=max_epochs,
@@ -229,11 +307,41 @@ def _train_tracked(
             resume=resume,
             on_event=handle,
             scale=scale,
+            abort=opening.failure,
+            launched=opening.start,
         )
+    except BaseException as exc:
+        tracker = opening.settle()  # the run it opened ends FAILED / KILLED
+        if tracker is not None:
+            tracker.install_sigterm()
+            for event in early:
+                tracker.on_event(event)
+            tracker.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    with tracking_unavailable(uri):
+        tracker = opening.result()  # raises what opening the store raised
+    tracker.install_sigterm()
+    with tracking_unavailable(uri), _closing(tracker):
+        assert tracker.run_id is not None
+        outcome.run_id = tracker.run_id
+        for event in early:
+            tracker.on_event(event)
+        early.clear()
         console.timed("tracking: logging the model and metrics to MLflow")
         tracker.log_training(run)
         outcome.run = run
     return outcome
+
+
+@contextlib.contextmanager
+def _closing(tracker: Tracker) -> Iterator[None]:
+    """``with tracker:`` for a tracker entered elsewhere: its exit sets the run's status."""
+    try:
+        yield
+    except BaseException as exc:
+        tracker.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    tracker.__exit__(None, None, None)
 
 
 def register_and_gate(blueprint: Blueprint, outcome: BuildOutcome) -> ModelVersion:

@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -36,8 +35,11 @@ from mlflowctl.train.locks import die_with_parent, folder_lock
 from mlflowctl.train.scale import Scale
 
 EventHandler = Callable[[dict[str, Any]], None]
+#: returns the reason to stop the training early (work done alongside it failed), or None
+AbortCheck = Callable[[], BaseException | None]
 _POLL_S = 0.2
-#: how long a child stopped by its watcher (not by a signal to mlflowctl) may take to exit
+#: how long a child stopped by mlflowctl (a pruned trial, a failed ``abort`` check; not a signal
+#: to mlflowctl) may take to save ``last.ckpt`` and exit before SIGKILL
 STOP_GRACE_S = 15.0
 
 
@@ -76,8 +78,15 @@ def train(
     resume: bool = False,
     on_event: EventHandler | None = None,
     scale: Scale | None = None,
+    abort: AbortCheck | None = None,
+    launched: Callable[[], None] | None = None,
 ) -> TrainingRun:
     """Run the project's training; the returned run is read from ``outputs/metrics.json``.
+
+    ``launched`` is called once the child runs (work to do alongside it starts then, so it does
+    not delay the start); ``abort`` is asked between polls whether that work (opening the
+    tracking store) failed: then the child is stopped (SIGTERM, it saves its checkpoint) and
+    that error is raised here.
 
     A lock file in the build folder keeps a second training of the same folder out (F18); the
     training child inherits it (X10). With several devices ``train.py`` is the launcher
@@ -85,7 +94,9 @@ def train(
     whatever the number of processes.
     """
     with folder_lock(project.root) as fd:
-        return _train_locked(project, max_epochs, accelerator, resume, on_event, fd, scale)
+        return _train_locked(
+            project, max_epochs, accelerator, resume, on_event, fd, scale, abort, launched
+        )
 
 
 def _train_locked(
@@ -96,6 +107,8 @@ def _train_locked(
     on_event: EventHandler | None,
     lock_fd: int = -1,
     scale: Scale | None = None,
+    abort: AbortCheck | None = None,
+    launched: Callable[[], None] | None = None,
 ) -> TrainingRun:
     root = project.root
     resumed_from = recover_checkpoint(root) if resume else None
@@ -131,6 +144,8 @@ def _train_locked(
         restore = _forward_signals(child, received)
         view.launched(child.pid, "python train.py")
         try:
+            if launched is not None:
+                launched()
             while True:
                 done = child.poll() is not None
                 for event in tail.read():
@@ -141,7 +156,11 @@ def _train_locked(
                         on_event(event)
                 if done:
                     break
-                time.sleep(_POLL_S)
+                if abort is not None and (problem := abort()) is not None:
+                    _stop_child(child)
+                    raise problem
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=_POLL_S)  # returns as soon as the child exits
         finally:
             view.close()
             restore()
