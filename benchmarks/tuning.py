@@ -34,6 +34,10 @@ SETS = {
     "breast_cancer": ("sklearn:breast_cancer", "predict whether a breast tumour is malignant"),
     "diabetes": ("sklearn:diabetes", "predict diabetes disease progression, a regression"),
     "nile": ("statsmodels:nile", "forecast the yearly Nile river flow 3 years ahead"),
+    "digits": ("sklearn:digits", "classify 8x8 images of handwritten digits"),
+    "sunspots": ("statsmodels:sunspots", "forecast yearly sunspot activity 11 years ahead"),
+    "co2": ("statsmodels:co2", "forecast weekly CO2 concentration one year ahead"),
+    "elnino": ("statsmodels:elnino", "forecast the monthly El Nino sea surface temperature"),
 }
 SECTION = "## 7. Hyper-parameter tuning: tuned vs default configuration (issue 16)"
 
