@@ -4,8 +4,9 @@ rendered project computes it. Pure data, no heavy imports.
 The critic (what a blueprint may gate, monitor or stop on), the planner (gate directions), the
 renderer (checkpoint/early-stopping modes, the metric functions a project carries) and the
 ``MetricName`` closed set in ``blueprint/model.py`` (checked by ``tests/test_metrics_table.py``)
-all read this table; a new metric is one row here plus, if its ``compute`` is new, one function
-in ``templates/_common/metrics.py.j2``.
+all read this table; a new metric is one row here plus, if its ``compute`` is new, its line in
+the task's metric function of ``templates/_common/lightning_module.py.j2`` (the rendered
+``model.py``'s ``score()``, checked by ``tests/test_render_metrics.py``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ TASKS = (CLASSIFICATION, REGRESSION, FORECASTING)
 class Metric:
     """One logged metric.
 
-    ``compute`` names the function of the rendered project's ``metrics.py`` that computes it
-    (the same function serves ``val_*`` and ``test_*``, so each metric is defined once);
+    ``compute`` names what the rendered ``model.py``'s ``score()`` computes (the same function
+    serves ``val_*`` while training and ``val_*``/``test_*`` of ``trainer.validate``/``test``,
+    and the baselines, so each metric is defined once);
     ``loss`` is the training loss itself. ``binary_only``: logged only for two classes.
     """
 

@@ -42,6 +42,9 @@ TEMPLATE_FILES: dict[str, str] = {
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,79}$")
 _BUILTIN = re.compile(r"^(sklearn|statsmodels):")
+#: the closed sets a template may specialise on with ``{% if %}`` (never on free values)
+DATA_KINDS = ("tabular", "image", "series")
+SOURCE_FORMATS = ("sklearn", "statsmodels", "csv", "parquet", "npz")
 
 
 # --------------------------------------------------------------------------- filters
@@ -127,7 +130,24 @@ class RenderContext:
             "rendered_on": self.rendered_on,
             "extra_requirements": list(self.extra_requirements),
             "distributed": self._distributed(),
+            **self.specialisation(),
         }
+
+    def specialisation(self) -> dict[str, str]:
+        """The closed-set values the templates branch on: data kind, source format, loss.
+
+        A project carries only the code its task, data kind and loss need; the placeholder render
+        keeps these values, so the AST shape check runs per combination.
+        """
+        data = self.config.get("data") or {}
+        forecast = self.task == "forecasting"
+        kind = data.get("kind") or ("series" if forecast else "tabular")
+        fmt = source_format(str(data.get("source") or ("statsmodels:" if forecast else "sklearn:")))
+        default_loss = "cross_entropy" if self.task == "classification" else "mse"
+        loss = ((self.config.get("training") or {}).get("loss") or {}).get("name", default_loss)
+        if kind not in DATA_KINDS:
+            raise CodegenError(f"refusing to render data kind {kind!r}")
+        return {"data_kind": kind, "source_format": fmt, "loss": pyident(loss)}
 
     def _distributed(self) -> dict[str, Any]:
         """README's scale section: the devices, strategy and batches config.yaml states."""
@@ -142,6 +162,15 @@ class RenderContext:
             "accumulate": dist["accumulate_grad_batches"],
             "effective_batch_size": dist["effective_batch_size"],
         }
+
+
+def source_format(source: str) -> str:
+    """How the rendered ``data.py`` reads ``source``: a bundled set or a file format."""
+    if _BUILTIN.match(source):
+        return source.split(":", 1)[0]
+    suffix = source.rsplit(".", 1)[-1].lower() if "." in source else ""
+    suffix = "parquet" if suffix == "pq" else suffix
+    return suffix if suffix in ("parquet", "npz") else "csv"
 
 
 def data_source(blueprint: Blueprint, data: str | None = None) -> str:
@@ -201,7 +230,7 @@ def placeholder_context(ctx: RenderContext) -> RenderContext:
         approach="placeholder",
         family=ctx.family,
         template_kind=ctx.template_kind,
-        task="classification",
+        task=ctx.task,  # a closed set the templates specialise on, like the family
         parameter_count=1,
         max_epochs=1,
         rendered_on="2000-01-01",

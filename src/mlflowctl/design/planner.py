@@ -12,25 +12,21 @@ from typing import Any
 
 from mlflowctl.blueprint.infra import default_baselines
 from mlflowctl.blueprint.model import (
-    CNNParams,
     DataProfile,
-    MLPParams,
     Requirements,
-    RNNParams,
-    TCNParams,
     TransformerParams,
 )
 from mlflowctl.design.catalog import (
     FAMILIES_FOR_MODALITY,
     IO,
     AnyParams,
+    Hints,
     count_params,
     families,
     flops_per_sample,
     size_for_budget,
-    tcn,
 )
-from mlflowctl.design.catalog import transformer as tf_catalog
+from mlflowctl.design.catalog import family as family_spec
 from mlflowctl.design.catalog.tradeoffs import (
     TITLES,
     Sizing,
@@ -113,54 +109,22 @@ def _first_candidates(fam: str, io: IO, **opts: Any) -> list[AnyParams]:
 def _family_params(
     family: str, io: IO, req: Requirements, rows: int | None, scale: str, tol: float
 ) -> AnyParams:
-    """Default hyper-parameters of a family; ``scale`` is ``small``, ``base`` or ``large``."""
-    big = scale == "large"
-    small = scale in ("small", "compact") or req.constraints.latency_ms is not None
-    memory = 8 if req.constraints.memory_based else 0
-    if family == "mlp":
-        width = 32 if small else (256 if big else (64 if (rows or 0) < 1000 else 128))
-        depth = 1 if scale in ("small", "compact") else (3 if big else 2)
-        hidden = [max(8, width >> i) for i in range(depth)]
-        dropout = 0.2 if (rows or 10_000) < 1000 else 0.1
-        default: AnyParams = MLPParams(hidden=hidden, activation="gelu", dropout=dropout)
-        return _sized("mlp", io, req, default, tol, scale, depth=depth)
-    if family == "cnn":
-        base = 16 if small else (32 if big else 24)
-        side = min(io.shape[1], io.shape[2])
-        stages = max(1, min(3 if side >= 32 else 2, side.bit_length() - 2))
-        default = CNNParams(channels=[base << i for i in range(stages)], dropout=0.1)
-        return _sized("cnn", io, req, default, tol, scale, stages=stages)
-    if family in families(recurrent=True):
-        # a series of a few hundred steps overfits two layers of 64 within a few epochs:
-        # sunspots test MASE 0.87-1.07 over four seeds with 2x64, 0.86-0.91 with 1x32
-        short = req.task == "forecasting" and rows is not None and rows < 1000
-        n_layers = 1 if small or short else 2
-        units = 32 if small or short else (128 if big else 64)
-        if short and small:
-            units = 16
-        default = RNNParams(
-            family="lstm" if family == "lstm" else "gru",
-            hidden=units,
-            layers=n_layers,
-            dropout=0.1 if n_layers > 1 else 0.0,
-        )
-        return _sized(family, io, req, default, tol, scale, layers=n_layers)
-    if family == "tcn":
-        n = tcn.blocks_for(io.steps)
-        width = 16 if small else (64 if big else 32)
-        default = TCNParams(channels=[width] * n, kernel_size=3, dropout=0.1)
-        return _sized("tcn", io, req, default, tol, scale)
-    d = 32 if small else (128 if big else 64)
-    default = TransformerParams(
-        d_model=d,
-        heads=4,
-        layers=tf_catalog.depth_for(d),
-        ff_dim=4 * d,
-        dropout=0.1,
-        max_len=io.steps,
-        memory_tokens=memory,
+    """Default hyper-parameters of a family (its catalog module's ``defaults``), fitted to the
+    prompt's parameter budget; ``scale`` is ``small``, ``compact``, ``base`` or ``large``."""
+    hints = Hints(
+        scale=scale,
+        small=scale in ("small", "compact") or req.constraints.latency_ms is not None,
+        rows=rows,
+        memory=8 if req.constraints.memory_based else 0,
+        short_series=req.task == "forecasting" and rows is not None and rows < 1000,
     )
-    return _sized("transformer", io, req, default, tol, scale, memory_tokens=memory)
+    spec = family_spec(family)
+    opts: dict[str, Any] = {}
+    if spec.defaults is None:
+        default = next(iter(spec.candidates(io)))
+    else:
+        default, opts = spec.defaults(io, hints)
+    return _sized(family, io, req, default, tol, scale, **opts)
 
 
 def _choices(req: Requirements) -> tuple[list[str], str]:

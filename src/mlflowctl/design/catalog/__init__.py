@@ -22,7 +22,7 @@ from mlflowctl.blueprint.model import (
     TCNParams,
     TransformerParams,
 )
-from mlflowctl.design.catalog._common import IO, FamilySpec
+from mlflowctl.design.catalog._common import IO, FamilySpec, Hints
 
 __all__ = [
     "FAMILIES",
@@ -30,6 +30,7 @@ __all__ = [
     "REGISTRY",
     "AnyParams",
     "FamilySpec",
+    "Hints",
     "count_params",
     "family",
     "flops_per_sample",

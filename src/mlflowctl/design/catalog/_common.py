@@ -60,6 +60,26 @@ def widths(low: int, high: int) -> list[int]:
 
 
 @dataclass(frozen=True)
+class Hints:
+    """What the planner knows when it picks a family's default size (before any budget)."""
+
+    #: ``small``, ``compact``, ``base`` or ``large``
+    scale: str = "base"
+    #: a small model is wanted (a small/compact variant, or a latency bound)
+    small: bool = False
+    #: training rows (or series length), when profiled
+    rows: int | None = None
+    #: memory slots asked for (a memory-based requirement)
+    memory: int = 0
+    #: a forecast on a series shorter than 1,000 steps
+    short_series: bool = False
+
+    @property
+    def big(self) -> bool:
+        return self.scale == "large"
+
+
+@dataclass(frozen=True)
 class FamilySpec:
     """Everything mlflowctl knows about one model family, declared once in its catalog module.
 
@@ -82,6 +102,10 @@ class FamilySpec:
     sequence: bool = False
     #: carries a hidden state across chunks, so truncated BPTT applies without extra memory
     recurrent: bool = False
+    #: the planner's default configuration for an input and its hints, and the options
+    #: ``candidates`` takes to search the same shape of model under a parameter budget (None:
+    #: the smallest catalog configuration)
+    defaults: Callable[[IO, Hints], tuple[Any, dict[str, Any]]] | None = None
 
     #: ``count_params`` = sum of the layer table
     def count(self, params: Any, io: IO) -> int:

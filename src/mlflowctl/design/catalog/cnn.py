@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from mlflowctl.blueprint.model import CNNParams, LayerSpec
-from mlflowctl.design.catalog._common import IO, FamilySpec, linear, row, widths
+from mlflowctl.design.catalog._common import IO, FamilySpec, Hints, linear, row, widths
 
 
 def _down(n: int) -> int:
@@ -64,6 +65,14 @@ def candidates(io: IO, *, stages: int = 2) -> Iterator[CNNParams]:
         )
 
 
+def defaults(io: IO, h: Hints) -> tuple[CNNParams, dict[str, Any]]:
+    """Base width 24 doubling per stage; two stages (three from 32 pixels a side)."""
+    base = 16 if h.small else (32 if h.big else 24)
+    side = min(io.shape[1], io.shape[2])
+    stages = max(1, min(3 if side >= 32 else 2, side.bit_length() - 2))
+    return CNNParams(channels=[base << i for i in range(stages)], dropout=0.1), {"stages": stages}
+
+
 FAMILIES = (
     FamilySpec(
         name="cnn",
@@ -72,6 +81,7 @@ FAMILIES = (
         layers=layers,
         flops=flops,
         candidates=candidates,
+        defaults=defaults,
         modalities=("image",),
     ),
 )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from mlflowctl.blueprint.model import LayerSpec, MLPParams
-from mlflowctl.design.catalog._common import IO, FamilySpec, linear, row, widths
+from mlflowctl.design.catalog._common import IO, FamilySpec, Hints, linear, row, widths
 
 
 def layers(p: MLPParams, io: IO) -> list[LayerSpec]:
@@ -40,6 +41,15 @@ def candidates(io: IO, *, depth: int = 2) -> Iterator[MLPParams]:
         yield MLPParams.model_construct(hidden=hidden, activation="gelu", norm="none", dropout=0.1)
 
 
+def defaults(io: IO, h: Hints) -> tuple[MLPParams, dict[str, Any]]:
+    """Width by data size (64 under 1,000 rows, else 128), halving per layer; two layers."""
+    width = 32 if h.small else (256 if h.big else (64 if (h.rows or 0) < 1000 else 128))
+    depth = 1 if h.scale in ("small", "compact") else (3 if h.big else 2)
+    hidden = [max(8, width >> i) for i in range(depth)]
+    dropout = 0.2 if (h.rows or 10_000) < 1000 else 0.1
+    return MLPParams(hidden=hidden, activation="gelu", dropout=dropout), {"depth": depth}
+
+
 FAMILIES = (
     FamilySpec(
         name="mlp",
@@ -48,6 +58,7 @@ FAMILIES = (
         layers=layers,
         flops=flops,
         candidates=candidates,
+        defaults=defaults,
         modalities=("tabular", "image", "sequence"),
     ),
 )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from mlflowctl.blueprint.model import LayerSpec, TCNParams
-from mlflowctl.design.catalog._common import IO, FamilySpec, linear, row, widths
+from mlflowctl.design.catalog._common import IO, FamilySpec, Hints, linear, row, widths
 
 
 def receptive_field(p: TCNParams) -> int:
@@ -51,6 +52,12 @@ def candidates(io: IO, *, kernel_size: int = 3) -> Iterator[TCNParams]:
         yield TCNParams.model_construct(channels=[width] * n, kernel_size=kernel_size, dropout=0.1)
 
 
+def defaults(io: IO, h: Hints) -> tuple[TCNParams, dict[str, Any]]:
+    """Width 32, as many blocks as the receptive field needs to cover the window."""
+    width = 16 if h.small else (64 if h.big else 32)
+    return TCNParams(channels=[width] * blocks_for(io.steps), kernel_size=3, dropout=0.1), {}
+
+
 FAMILIES = (
     FamilySpec(
         name="tcn",
@@ -59,6 +66,7 @@ FAMILIES = (
         layers=layers,
         flops=flops,
         candidates=candidates,
+        defaults=defaults,
         modalities=("sequence", "text"),
         sequence=True,
     ),

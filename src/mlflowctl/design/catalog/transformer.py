@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from mlflowctl.blueprint.model import LayerSpec, TransformerParams
-from mlflowctl.design.catalog._common import IO, FamilySpec, linear, row, widths
+from mlflowctl.design.catalog._common import IO, FamilySpec, Hints, linear, row, widths
 
 
 def encoder_layer_params(d: int, ff: int) -> int:
@@ -72,6 +73,21 @@ def candidates(io: IO, *, memory_tokens: int = 0) -> Iterator[TransformerParams]
         )
 
 
+def defaults(io: IO, h: Hints) -> tuple[TransformerParams, dict[str, Any]]:
+    """d_model 64 with 4 heads, ff 4 x d_model, depth from ``depth_for``; memory slots if asked."""
+    d = 32 if h.small else (128 if h.big else 64)
+    default = TransformerParams(
+        d_model=d,
+        heads=4,
+        layers=depth_for(d),
+        ff_dim=4 * d,
+        dropout=0.1,
+        max_len=io.steps,
+        memory_tokens=h.memory,
+    )
+    return default, {"memory_tokens": h.memory}
+
+
 FAMILIES = (
     FamilySpec(
         name="transformer",
@@ -80,6 +96,7 @@ FAMILIES = (
         layers=layers,
         flops=flops,
         candidates=candidates,
+        defaults=defaults,
         modalities=("sequence", "text"),
         sequence=True,
     ),

@@ -1,0 +1,156 @@
+"""The rendered model.py defines every metric once (``score``): its numbers equal the plain numpy
+definitions evaluate.py used before it moved to ``trainer.test`` (ties, one-class splits, binary
+and multi-class, regression, forecasts with MASE), and the metric names are the table's."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from blueprints import make_blueprint
+
+from mlflowctl.blueprint import metrics as table
+from mlflowctl.build import render
+
+pytestmark = pytest.mark.unit
+
+
+def _model(tmp_path: Path, family: str, dataset: str) -> Any:
+    path = tmp_path / f"model_{dataset}.py"
+    path.write_text(render.render(make_blueprint(family, dataset))["model.py"])
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(path.stem, None)
+    return module
+
+
+# the numpy definitions of the first release's evaluate.py, kept here as the reference
+def np_roc_auc(score: np.ndarray, y: np.ndarray) -> float:
+    order = np.argsort(score, kind="mergesort")
+    ranks = np.empty(len(score))
+    ranks[order] = np.arange(1, len(score) + 1)
+    for value in np.unique(score):
+        tied = score == value
+        ranks[tied] = ranks[tied].mean()
+    pos = y == 1
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def np_pr_auc(score: np.ndarray, y: np.ndarray) -> float:
+    n_pos = int(y.sum())
+    if n_pos == 0:
+        return float("nan")
+    hits = y[np.argsort(-score, kind="mergesort")]
+    precision_at = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float((precision_at * hits).sum() / n_pos)
+
+
+def np_classification(proba: np.ndarray, y: np.ndarray, positive: int) -> dict[str, float]:
+    k = proba.shape[1]
+    guess = proba.argmax(axis=1)
+    confusion = np.bincount(y * k + guess, minlength=k * k).reshape(k, k)
+    tp = np.diag(confusion)
+    f1 = 2 * tp / np.maximum(confusion.sum(0) + confusion.sum(1), 1)
+    recall = tp / np.maximum(confusion.sum(1), 1)
+    precision = tp / np.maximum(confusion.sum(0), 1)
+    out = {"test_accuracy": float((guess == y).mean()), "test_f1_macro": float(f1.mean())}
+    if k == 2:
+        hit = (y == positive).astype(int)
+        out["test_roc_auc"] = np_roc_auc(proba[:, positive], hit)
+        out["test_recall"] = float(recall[positive])
+        out["test_precision"] = float(precision[positive])
+        out["test_pr_auc"] = np_pr_auc(proba[:, positive], hit)
+    else:
+        out["test_recall"] = float(recall.mean())
+        out["test_precision"] = float(precision.mean())
+    return out
+
+
+def _same(found: dict[str, Any], expected: dict[str, float]) -> None:
+    assert list(found) == list(expected)
+    for key, value in expected.items():
+        got = float(found[key])
+        assert (np.isnan(got) and np.isnan(value)) or got == pytest.approx(value, rel=1e-12), key
+
+
+@pytest.mark.parametrize("positive", [0, 1])
+def test_binary_metrics_equal_the_numpy_definitions_with_ties(
+    tmp_path: Path, positive: int
+) -> None:
+    import torch
+
+    model = _model(tmp_path, "mlp", "breast_cancer")
+    rng = np.random.default_rng(positive)
+    p1 = np.round(rng.random(200), 1)  # one decimal: many tied scores
+    proba = np.stack([1 - p1, p1], axis=1)
+    y = rng.integers(0, 2, 200)
+    found = model.score(torch.as_tensor(proba), torch.as_tensor(y), "test", positive=positive)
+    _same(found, np_classification(proba, y, positive))
+    one_class = model.score(
+        torch.as_tensor(proba[:5]), torch.zeros(5, dtype=torch.long), "test", positive=1
+    )
+    assert np.isnan(float(one_class["test_roc_auc"])) and np.isnan(float(one_class["test_pr_auc"]))
+    every = [m.name for m in table.METRICS]
+    assert set(found) == set(table.names("classification", n_outputs=2, stage="test", wanted=every))
+
+
+def test_multiclass_regression_and_forecast_metrics_equal_the_numpy_definitions(
+    tmp_path: Path,
+) -> None:
+    import torch
+
+    rng = np.random.default_rng(3)
+    iris = _model(tmp_path, "mlp", "iris")
+    proba = rng.dirichlet(np.ones(3), 90)
+    y = rng.integers(0, 3, 90)
+    _same(
+        iris.score(torch.as_tensor(proba), torch.as_tensor(y), "test"),
+        np_classification(proba, y, 1),
+    )
+
+    diabetes = _model(tmp_path, "mlp", "diabetes")
+    pred, true = rng.normal(size=50) * 30 + 150, rng.normal(size=50) * 30 + 150
+    err = pred - true
+    _same(
+        diabetes.score(torch.as_tensor(pred), torch.as_tensor(true), "test"),
+        {
+            "test_rmse": float(np.sqrt((err**2).mean())),
+            "test_mae": float(np.abs(err).mean()),
+            "test_r2": float(1 - (err**2).sum() / ((true - true.mean()) ** 2).sum()),
+        },
+    )
+
+    sunspots = _model(tmp_path, "lstm", "sunspots")
+    pred, true = rng.random((40, 3)) * 100, rng.random((40, 3)) * 100
+    pred[0, 0] = true[0, 0] = 0.0  # a zero denominator counts 0 in sMAPE
+    naive = rng.random((40, 3)) * 100
+    splits = {"naive_test": naive, "y_test": true}
+    naive_mae = sunspots.naive_mae(splits, "test")
+    err = pred - true
+    denom = np.abs(pred) + np.abs(true)
+    smape = np.where(denom > 0, 2 * np.abs(err) / np.where(denom > 0, denom, 1), 0.0)
+    _same(
+        sunspots.score(torch.as_tensor(pred), torch.as_tensor(true), "test", naive_mae=naive_mae),
+        {
+            "test_mae": float(np.abs(err).mean()),
+            "test_rmse": float(np.sqrt((err**2).mean())),
+            "test_smape": float(100 * smape.mean()),
+            "test_mase": float(np.abs(err).mean()) / float(np.abs(naive - true).mean()),
+        },
+    )
+    # while training only the table's per-epoch validation metrics are computed
+    epoch = sunspots.score(torch.as_tensor(pred), torch.as_tensor(true), "val", full=False)
+    assert list(epoch) == ["val_mae", "val_rmse", "val_mase"]
+    assert set(epoch) == set(table.names("forecasting", stage="val")) - {"val_loss"}
