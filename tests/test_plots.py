@@ -83,3 +83,30 @@ def test_confusion_matrix_names_every_class_and_counts_the_test_rows(
     assert sum(counts[i][i] for i in range(3)) / sum(map(sum, counts)) == pytest.approx(accuracy)
     assert _linked(out) == {f"plots/{name}" for name in drawn}
     assert _logged_plots(tmp_path) == set(drawn)
+
+
+def test_forecast_command_plots_the_next_horizon_on_the_time_axis(cli: Cli, tmp_path: Path) -> None:
+    """``mlflowctl forecast --plot``: years from the history's ``year`` column, the forecast's
+    dates after the last one; without a time column, step numbers."""
+    import pandas as pd
+    import statsmodels.api as sm
+
+    _build(cli, tmp_path, "sunspots")
+    data = sm.datasets.sunspots.load_pandas().data
+    history = pd.DataFrame({"year": data["YEAR"].astype(int), "value": data["SUNACTIVITY"]})
+    history.to_csv(tmp_path / "history.csv", index=False)
+    args = ("forecast", "test-model/1", "--input", "history.csv", "--horizon", "5", "--json")
+    done = cli(*args, "--plot", "f.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    plot = json.loads(done.stdout)["plot"]
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert plot["xlabel"] == "time"
+    assert all(re.fullmatch(r"1[6-9]\d\d|20\d\d", t) for t in plot["xticklabels"]), plot
+    assert plot["forecast_times"] == [f"{y}-01-01" for y in range(2009, 2014)]
+
+    history[["value"]].to_csv(tmp_path / "values.csv", index=False)
+    done = cli(*args[:3], "values.csv", *args[4:], "--plot", "g.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["plot"]["xlabel"] == "step"
+    bad = cli(*args, "--plot", "no/such/dir/f.png", cwd=tmp_path)
+    assert bad.returncode == 2 and "--plot" in bad.stderr
