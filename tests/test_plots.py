@@ -22,11 +22,21 @@ pytestmark = pytest.mark.integration
 Cli = Callable[..., CompletedProcess[str]]
 
 
-def _build(cli: Cli, root: Path, dataset: str) -> Path:
+def _build(root: Path, dataset: str) -> Path:
+    from cli_helpers import run_cli
+
     (root / "bp.json").write_text(make_blueprint("mlp", dataset).model_dump_json())
-    done = cli("build", "bp.json", "--out", "b", "--max-epochs", "1", cwd=root)
+    done = run_cli(root, "build", "bp.json", "--out", "b", "--max-epochs", "1")
     assert done.returncode in (0, 8), done.stderr[-3000:]  # 8: one epoch may not pass the gate
     return root / "b" / "outputs"
+
+
+@pytest.fixture(scope="module")
+def forecaster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-epoch sunspots forecaster built and registered (test-model/1) in its own store."""
+    root = tmp_path_factory.mktemp("sunspots")
+    _build(root, "sunspots")
+    return root
 
 
 def _drawn(out: Path) -> dict[str, dict[str, Any]]:
@@ -49,9 +59,9 @@ def _logged_plots(root: Path) -> set[str]:
 
 
 def test_forecast_plot_has_years_a_zoom_full_horizons_and_the_next_horizon(
-    cli: Cli, tmp_path: Path
+    forecaster: Path,
 ) -> None:
-    out = _build(cli, tmp_path, "sunspots")
+    out = forecaster / "b" / "outputs"
     drawn = _drawn(out)
     plot = drawn["forecast_vs_actual.png"]
     for name in drawn:
@@ -67,13 +77,13 @@ def test_forecast_plot_has_years_a_zoom_full_horizons_and_the_next_horizon(
     assert plot["trajectories"] >= 1
     assert plot["next"]["time"][0] == "2009-01-01"
     assert len(plot["next"]["forecast"]) == plot["horizon"]
-    assert _logged_plots(tmp_path) == set(drawn)
+    assert _logged_plots(forecaster) == set(drawn)
 
 
 def test_confusion_matrix_names_every_class_and_counts_the_test_rows(
     cli: Cli, tmp_path: Path
 ) -> None:
-    out = _build(cli, tmp_path, "iris")
+    out = _build(tmp_path, "iris")
     drawn = _drawn(out)
     matrix = drawn["confusion_matrix.png"]
     names = ["setosa", "versicolor", "virginica"]
@@ -85,28 +95,30 @@ def test_confusion_matrix_names_every_class_and_counts_the_test_rows(
     assert _logged_plots(tmp_path) == set(drawn)
 
 
-def test_forecast_command_plots_the_next_horizon_on_the_time_axis(cli: Cli, tmp_path: Path) -> None:
+def test_forecast_command_plots_the_next_horizon_on_the_time_axis(
+    forecaster: Path, cli: Cli
+) -> None:
     """``mlflowctl forecast --plot``: years from the history's ``year`` column, the forecast's
     dates after the last one; without a time column, step numbers."""
     import pandas as pd
     import statsmodels.api as sm
 
-    _build(cli, tmp_path, "sunspots")
+    root = forecaster
     data = sm.datasets.sunspots.load_pandas().data
     history = pd.DataFrame({"year": data["YEAR"].astype(int), "value": data["SUNACTIVITY"]})
-    history.to_csv(tmp_path / "history.csv", index=False)
+    history.to_csv(root / "history.csv", index=False)
     args = ("forecast", "test-model/1", "--input", "history.csv", "--horizon", "5", "--json")
-    done = cli(*args, "--plot", "f.png", cwd=tmp_path)
+    done = cli(*args, "--plot", "f.png", cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     plot = json.loads(done.stdout)["plot"]
-    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert (root / "f.png").read_bytes()[:4] == b"\x89PNG"
     assert plot["xlabel"] == "time"
     assert all(re.fullmatch(r"1[6-9]\d\d|20\d\d", t) for t in plot["xticklabels"]), plot
     assert plot["forecast_times"] == [f"{y}-01-01" for y in range(2009, 2014)]
 
-    history[["value"]].to_csv(tmp_path / "values.csv", index=False)
-    done = cli(*args[:3], "values.csv", *args[4:], "--plot", "g.png", cwd=tmp_path)
+    history[["value"]].to_csv(root / "values.csv", index=False)
+    done = cli(*args[:3], "values.csv", *args[4:], "--plot", "g.png", cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["plot"]["xlabel"] == "step"
-    bad = cli(*args, "--plot", "no/such/dir/f.png", cwd=tmp_path)
+    bad = cli(*args, "--plot", "no/such/dir/f.png", cwd=root)
     assert bad.returncode == 2 and "--plot" in bad.stderr
