@@ -1,14 +1,15 @@
 """Every benchmark side by side in one run: ``benchmarks/RESULTS.md`` and ``out/results.json``.
 
-Runs, each as a subprocess reporting JSON: CLI latency (+ the import check of T1), offline design
-latency, training overhead (T3), tracking overhead (T4), end to end (T10) and quality (T9,
-``run.py``). Every figure in RESULTS.md comes from this run; the targets beside them are those of
-``../shared/docs/performance-targets.md``. ``--quick`` shortens every part (3 training epochs in
-the quality run, short overhead runs): it checks the machinery, not the targets that need long
-runs.
+Runs, each as a subprocess reporting JSON: CLI latency (+ the import check of T1), offline
+design latency, training overhead (T3), tracking overhead (T4), end to end (T10), quality (T9,
+``run.py``) and inference (``inference.py``: pyfunc, served endpoint, ONNX Runtime, with an
+sklearn model served the same way as the yardstick). Every figure in RESULTS.md comes from this
+run; the targets beside them are those of ``../shared/docs/performance-targets.md``.
+``--quick`` shortens every part (3 training epochs in the quality run, short overhead runs): it
+checks the machinery, not the targets that need long runs.
 
     python benchmarks/all.py [--quick]
-        [--only cli,design,training,build,tracking,e2e,quality,gpu,tune]
+        [--only cli,design,training,build,tracking,e2e,quality,inference,gpu,tune]
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PARTS = ("cli", "design", "training", "build", "tracking", "e2e", "quality", "gpu", "tune")
+PARTS = (
+    "cli", "design", "training", "build", "tracking", "e2e", "quality", "inference", "gpu", "tune",
+)  # fmt: skip
 T1_NAMED = ("--help", "--version", "plan", "validate")
 HEAVY = ("torch", "lightning", "mlflow", "sklearn", "pandas", "scipy")
 #: performance-targets.md T9 floors (10-fold CV); "within ~1 pt of the floor" is the target
@@ -189,6 +192,20 @@ def run_parts(parts: list[str], quick: bool, datasets: str | None) -> dict[str, 
         return {**doc, "bench_wall_s": round(time.perf_counter() - t0, 1)}
 
     step("quality", quality)
+    step(
+        "inference",
+        lambda: _script(
+            "inference.py",
+            [
+                "--json",
+                "--calls",
+                "50" if quick else "200",
+                "--batch",
+                "2000" if quick else "10000",
+            ],
+            1800,
+        ),
+    )
     step("gpu", gpu)
     # tuned vs default configuration (issue 16): ~20 min on 2 cores, ~3 with --quick
     tune_args = ["--trials", "2", "--max-epochs", "2", "--datasets", "iris"] if quick else []
@@ -432,6 +449,27 @@ def md_e2e(e: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def md_inference(r: dict[str, Any] | None) -> list[str]:
+    """Section 7: ``benchmarks/inference.py``'s table (issue 13 item 6)."""
+    lines = ["## 7. Inference: pyfunc, served endpoint, ONNX Runtime, sklearn yardstick", ""]
+    if _err(lines, r):
+        return lines
+    assert r is not None
+    lines += [
+        f"{r['data']}; a {r.get('epochs', 2)}-epoch iris MLP registered by `mlflowctl build`, "
+        "an sklearn LogisticRegression logged to the same store and served by the same MLflow "
+        f"scoring server app. {r['calls']} sequential single-row calls after a warm-up; batch "
+        f"throughput is the best of repeated calls on {r['batch_rows']:,} rows. ONNX parity with "
+        f"PyTorch: max |diff| {r['onnx_max_abs_diff']:.3g}.",
+        "",
+        "| path | single row p50 (ms) | p99 (ms) | batch rows/s |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, m in r["results"].items():
+        lines.append(f"| {name} | {m['p50_ms']:.3f} | {m['p99_ms']:.3f} | {m['rows_per_s']:,.0f} |")
+    return lines
+
+
 def md_gpu(g: dict[str, Any] | None) -> list[str]:
     lines = ["## 6. GPU (T7, T8)", ""]
     if not _err(lines, g):
@@ -477,6 +515,8 @@ def markdown(res: dict[str, Any], info: dict[str, Any], command: str, quick: boo
         *md_e2e(res.get("e2e")),
         "",
         *md_gpu(res.get("gpu")),
+        "",
+        *md_inference(res.get("inference")),
         "",
         *md_tune(res.get("tune")),
     ]

@@ -160,3 +160,40 @@ def test_quick_start_says_how_to_reach_the_command_and_the_cpu_torch() -> None:
     assert "--index-url https://download.pytorch.org/whl/cpu" in quick
     assert "MLFLOWCTL_DATA_ROOTS" in readme
     assert " build/" not in readme.replace("`build/`", "")  # builds/<blueprint>-<approach>/
+
+
+def _section_lines(title: str) -> list[str]:
+    """The shell lines (continuations joined, comments dropped) of the bash block under a
+    README heading."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"### {title}")
+    (block,) = blocks(text[start : text.index("\n## ", start)], "bash")[:1]
+    lines = [ln.split(" #")[0].strip() for ln in block.replace("\\\n", " ").splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_forecasting_walk_through_runs_as_written(tmp_path: Path, cli: Cli) -> None:
+    """Design/train/register a forecaster of a bundled series, write the history, forecast the
+    next 24 steps with a plot: every line of the README's forecasting block, as written."""
+    import sys
+
+    lines = _section_lines("Forecasting walk-through")
+    assert [shlex.split(ln)[0] for ln in lines] == ["mlflowctl", "python", "mlflowctl"]
+    for line in lines:
+        argv = shlex.split(line)
+        if argv[0] == "python":
+            done = subprocess.run(
+                [sys.executable, *argv[1:]], cwd=tmp_path, capture_output=True, text=True
+            )
+        else:
+            done = cli(*argv[1:], timeout=900)
+        assert done.returncode == 0, (line, done.stderr[-3000:])
+    rows = done.stdout.strip().splitlines()
+    assert rows[0].split(",")[:2] == ["step", "forecast"] and len(rows) == 1 + 24
+    png = tmp_path / "forecast.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = README.read_text(encoding="utf-8")
+    committed = REPO / "docs" / "img" / "forecast-sunspots.png"
+    assert "](docs/img/forecast-sunspots.png)" in text and committed.stat().st_size <= 150_000

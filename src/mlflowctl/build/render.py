@@ -33,6 +33,7 @@ TEMPLATE_FILES: dict[str, str] = {
     "predict.py": "_common/predict.py.j2",
     "train.py": "_common/train.py.j2",
     "evaluate.py": "_common/evaluate.py.j2",
+    "plots.py": "_common/plots.py.j2",
     "baselines.py": "_common/baselines.py.j2",
     "reference.py": "_common/reference.py.j2",
     "README.md": "_common/README.md.j2",

@@ -57,7 +57,8 @@ def export(
         return
     parity = manifest["parity"]
     console.status(
-        f"parity: max |onnx - torch| = {parity['max_abs_diff']:.3g} on {parity['inputs']} inputs "
+        f"parity: max |onnx - torch| = {parity['max_abs_diff']:.3g} on "
+        f"{parity.get('source') or str(parity['inputs']) + ' inputs'} "
         f"(<= {parity['tolerance']:g}); onnxruntime single row p50 "
         f"{manifest['onnxruntime_single_row_ms_p50']:.3f} ms"
     )

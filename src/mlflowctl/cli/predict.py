@@ -16,7 +16,13 @@ from mlflowctl.cli.options import JsonOpt, TrackingUriOpt
 MODEL_ARG_HELP = "NAME@ALIAS (e.g. iris-classifier@champion), NAME/VERSION or a models:/ URI."
 
 InputOpt = Annotated[
-    Path, typer.Option("--input", "-i", help="CSV or Parquet file (.parquet) of raw rows.")
+    Path,
+    typer.Option(
+        "--input",
+        "-i",
+        help="CSV or Parquet file (.parquet) of raw rows; for image models also a .npy array of "
+        "images (N, H, W) or (N, H*W) in their original value range.",
+    ),
 ]
 OutputOpt = Annotated[
     Path | None,
@@ -83,7 +89,7 @@ def predict(
     Forecasting models: use `mlflowctl forecast` (the next H values after the history).
     """
     from mlflowctl.errors import InvalidInputError
-    from mlflowctl.mlops.batch_io import AtomicTable, iter_frames
+    from mlflowctl.mlops.batch_io import AtomicTable
 
     loaded = _load(model, tracking_uri_of(ctx, tracking_uri))
     if loaded.task == "forecasting":
@@ -94,9 +100,7 @@ def predict(
         )
     sink = AtomicTable(output)
     try:
-        for first, frame in iter_frames(
-            input, chunk_rows=chunk_rows, text_columns=loaded.categorical_columns()
-        ):
+        for first, frame in _frames(loaded, input, chunk_rows):
             keys = _keys(frame, key, loaded.identifier_columns(), str(input))
             features = frame.drop(columns=[k for k in key or [] if k in frame.columns])
             checked = loaded.check(features, first_row=first, source=str(input))
@@ -112,6 +116,23 @@ def predict(
         raise
     summary = {"model": model, "version": loaded.ref.version, "rows": sink.rows}
     _finish(sink, output, as_json, summary)
+
+
+def _frames(loaded: Any, input: Path, chunk_rows: int) -> Any:
+    """Chunks of the input as frames: CSV/Parquet rows, or a .npy of images (image models)."""
+    from mlflowctl.errors import InvalidInputError
+    from mlflowctl.mlops.batch_io import is_array_file, iter_frames, iter_image_arrays
+
+    if not is_array_file(input):
+        return iter_frames(input, chunk_rows=chunk_rows, text_columns=loaded.categorical_columns())
+    if loaded.kind != "image" or loaded.legacy:
+        raise InvalidInputError(
+            f"a .npy array is input for image models; {loaded.ref.text} takes table rows",
+            hint="give a CSV or Parquet file with the training columns",
+            location=str(input),
+        )
+    names = [c["name"] for c in (loaded.prep or {}).get("columns") or []]
+    return iter_image_arrays(input, names, loaded.input_shape, chunk_rows=chunk_rows)
 
 
 def _keys(frame: Any, asked: list[str] | None, ids: list[str], source: str) -> list[str] | None:
@@ -149,6 +170,14 @@ def forecast(
         ),
     ] = None,
     output: OutputOpt = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Also write a PNG: the history's tail and the next-H forecast, on the data's "
+            "time axis (dates or years) when the input or the model has one.",
+        ),
+    ] = None,
     tracking_uri: TrackingUriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -165,9 +194,18 @@ def forecast(
             hint=f"use `mlflowctl predict {model} --input FILE`",
             location="MODEL",
         )
+    if plot is not None and not plot.parent.is_dir():
+        raise InvalidInputError(
+            "the plot's folder does not exist", hint="create it first", location="--plot"
+        )
     history = pd.concat([f for _, f in iter_frames(input)], ignore_index=True)
     checked = loaded.check(history, source=str(input))
     result = loaded.forecast(checked, horizon)
+    drawn = None
+    if plot is not None:
+        from mlflowctl.mlops.inference import plot_forecast
+
+        drawn = plot_forecast(loaded, checked, result, plot)
     sink = AtomicTable(output)
     try:
         sink.write(result)
@@ -180,4 +218,8 @@ def forecast(
         "horizon": len(result),
         "history": len(history),
     }
+    if drawn is not None:
+        summary["plot"] = drawn
+        if not as_json:
+            console.status(f"wrote the forecast plot to {plot}")
     _finish(sink, output, as_json, summary)

@@ -1,4 +1,4 @@
-"""Batch files for ``predict``/``forecast``: read CSV/Parquet in chunks, write atomically.
+"""Batch files for ``predict``/``forecast``: read CSV/Parquet/.npy in chunks, write atomically.
 
 Memory stays bounded by the chunk size (pandas ``chunksize`` for CSV, pyarrow record batches for
 Parquet). Output goes to a temporary file in the destination's folder and is renamed into place
@@ -8,6 +8,7 @@ only when every chunk succeeded, so an error leaves ``--output`` untouched.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -94,6 +95,51 @@ def _parquet(path: Path, chunk_rows: int) -> Iterator[Any]:
         ) from None
     for batch in pf.iter_batches(batch_size=chunk_rows):
         yield batch.to_pandas()
+
+
+def is_array_file(path: Path) -> bool:
+    return path.suffix.lower() == ".npy"
+
+
+def iter_image_arrays(
+    path: Path, names: list[str], input_shape: list[int], *, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[tuple[int, Any]]:
+    """``(first_row, frame)`` per chunk of a ``.npy`` of images in their original value range:
+    shape (N, H, W), (N, C, H, W) or (N, H*W) as the model's pixels, as pixel-column frames.
+
+    Memory-mapped (``allow_pickle=False``), so only one chunk is in memory at a time.
+    """
+    import numpy as np
+    import pandas as pd
+
+    where = str(path)
+    if not path.is_file():
+        raise InvalidInputError(
+            "input file not found", hint="check the --input path", location=where
+        )
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InvalidInputError(
+            f"not a readable .npy array: {str(exc).splitlines()[0]}",
+            hint="save the images with numpy.save(path, array) (a numeric array, no objects)",
+            location=where,
+        ) from None
+    shape = "x".join(str(d) for d in input_shape)
+    if arr.ndim < 2 or math.prod(arr.shape[1:]) != len(names) or arr.dtype.kind not in "biuf":
+        raise InvalidInputError(
+            f"image array of the wrong shape {tuple(arr.shape)} ({arr.dtype}): the model takes "
+            f"(N, {', '.join(map(str, input_shape))}) or (N, {len(names)}) numbers ({shape})",
+            hint="one image per row, pixels in their original value range",
+            location=where,
+        )
+    if len(arr) == 0:
+        raise InvalidInputError(
+            "input array holds no images", hint="save at least one", location=where
+        )
+    for first in range(0, len(arr), chunk_rows):
+        chunk = np.asarray(arr[first : first + chunk_rows], dtype=np.float64)
+        yield first + 1, pd.DataFrame(chunk.reshape(len(chunk), -1), columns=names)
 
 
 class AtomicTable:

@@ -10,6 +10,7 @@ The logged model is created through the client API so no fluent (global) run is 
 from __future__ import annotations
 
 import importlib.util
+import json
 import tempfile
 import warnings
 from pathlib import Path
@@ -48,10 +49,21 @@ def _artifacts(root: Path, weights: Path) -> dict[str, str]:
     if prep_json.is_file() and (root / "preprocessing.py").is_file():
         artifacts["preprocessing_py"] = str(root / "preprocessing.py")
         artifacts["preprocessing"] = str(prep_json)
+    test_inputs = root / "outputs" / "test_inputs.npz"
+    if test_inputs.is_file():  # the export's parity check runs on these test-split rows
+        artifacts["test_inputs"] = str(test_inputs)
     reference = root / "outputs" / "reference_profile.json"
     if reference.is_file():  # what `mlflowctl monitor` compares new data with
         artifacts["reference_profile"] = str(reference)
     return artifacts
+
+
+def _kind(artifacts: dict[str, str]) -> str | None:
+    """preprocessing.json's ``kind`` (tabular, image, series), None without one."""
+    if "preprocessing" not in artifacts:
+        return None
+    doc = json.loads(Path(artifacts["preprocessing"]).read_text(encoding="utf-8"))
+    return str(doc.get("kind")) if doc.get("kind") else None
 
 
 def raw_input_example(root: Path) -> Any:
@@ -113,6 +125,10 @@ def log_pickle_free_model(
     with warnings.catch_warnings():  # integer columns are kept integers on purpose (see above)
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         signature = infer_signature(example, prediction)
+    if _kind(artifacts) == "image":  # pixel columns or (N, H, W)/(N, H*W) arrays: the model checks
+        from mlflow.models import ModelSignature
+
+        signature = ModelSignature(inputs=None, outputs=signature.outputs)
     code = Path(__file__).with_name("pyfunc_model.py")
     logged = client.create_logged_model(
         experiment_id, name="model", source_run_id=run_id, model_type="pytorch-pyfunc"

@@ -8,9 +8,10 @@ encoding and missing-value filling stay outside ONNX: the input is the ``feature
 ``preprocessing.json`` in raw units. Export uses ``torch.onnx.export(dynamo=True)`` (the
 TorchScript exporter has no ``aten::diff``, which the recurrent families use) with a dynamic batch.
 
-Parity: onnxruntime and PyTorch on the same inputs; the max absolute difference is reported and
-must be <= 1e-4 (float32). The file is logged as an artifact of the version's run (``onnx/``) and
-the version gets tags pointing at it.
+Parity: onnxruntime and PyTorch on the project's test rows (``test_inputs.npz``, saved at build
+and logged with the model; seeded inputs for older models); the max absolute difference and the
+number of rows are reported and the difference must be <= 1e-4 (float32). The file is logged as
+an artifact of the version's run (``onnx/``) and the version gets tags pointing at it.
 """
 
 from __future__ import annotations
@@ -116,10 +117,22 @@ def load_network(model: LoadedModel) -> Any:
     return net.eval()
 
 
-def test_inputs(model: LoadedModel, fold: dict[str, Any]) -> Any:
-    """The logged input example (when model-ready) + seeded draws at the training scale."""
+def test_inputs(model: LoadedModel, fold: dict[str, Any]) -> tuple[Any, str]:
+    """The inputs parity is checked on, in the graph's (raw) units, and where they come from.
+
+    The project's own test rows when the model carries them (``test_inputs.npz``: the first test
+    inputs, model-ready, saved at build and logged with the model; unscaled here with the same
+    statistics the graph folds in), else seeded draws at the training scale (older models).
+    """
     import numpy as np
 
+    saved = artifact_path(model, "test_inputs")
+    if saved is not None and saved.is_file():
+        with np.load(saved, allow_pickle=False) as arrays:
+            x = np.asarray(arrays["x"], dtype=np.float64).reshape(-1, *model.input_shape)
+        if len(x):
+            raw = x * fold["in_std"] + fold["in_mean"]
+            return raw.astype(np.float32), f"{len(x)} rows of the project's test split"
     rng = np.random.default_rng(0)
     z = rng.standard_normal((N_SEEDED, *model.input_shape))
     xs = [z * fold["in_std"] + fold["in_mean"]]
@@ -130,7 +143,8 @@ def test_inputs(model: LoadedModel, fold: dict[str, Any]) -> Any:
             xs.append(data.reshape(-1, *model.input_shape))
         except (ValueError, TypeError):
             pass
-    return np.concatenate(xs).astype(np.float32)
+    x = np.concatenate(xs).astype(np.float32)
+    return x, f"{len(x)} seeded inputs at the training scale (the model has no test_inputs.npz)"
 
 
 def export_onnx(model: LoadedModel, out_dir: Path, *, tracking_uri: str | None) -> dict[str, Any]:
@@ -142,7 +156,7 @@ def export_onnx(model: LoadedModel, out_dir: Path, *, tracking_uri: str | None) 
     out_dir.mkdir(parents=True, exist_ok=True)
     fold = scaling(model)
     module = _folded(load_network(model), fold)
-    x = test_inputs(model, fold)
+    x, source = test_inputs(model, fold)
     target = out_dir / "model.onnx"
     tmp = out_dir / f".model.onnx.{os.getpid()}.tmp"
     batch = torch.export.Dim("batch", min=1, max=1_000_000)
@@ -177,7 +191,12 @@ def export_onnx(model: LoadedModel, out_dir: Path, *, tracking_uri: str | None) 
         + ("; y * std + mean last layer" if fold["out_std"] != 1.0 else ""),
         "outside_onnx": fold["outside"],
         "output": "logits" if model.task == "classification" else "original units",
-        "parity": {"inputs": len(x), "max_abs_diff": diff, "tolerance": TOLERANCE},
+        "parity": {
+            "inputs": len(x),
+            "source": source,
+            "max_abs_diff": diff,
+            "tolerance": TOLERANCE,
+        },
         "onnxruntime_single_row_ms_p50": latency,
     }
     (out_dir / "onnx.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -308,6 +308,11 @@ def _write_report(p: Pipeline, bp: Blueprint, summary: dict[str, Any]) -> None:
         "| --- | --- |",
         *(f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())),
         "",
+        *(
+            f"![{png.stem.replace('_', ' ')}]({BUILD_DIR}/outputs/plots/{png.name})"
+            for png in sorted((build_dir(p) / "outputs" / "plots").glob("*.png"))
+        ),
+        "",
     ]
     report_md = "\n".join(lines)
     atomic_write_text(p.opts.workdir / "report.md", report_md)
