@@ -46,7 +46,7 @@ DATASETS: dict[str, tuple[str, str]] = {
     "co2": ("statsmodels:co2", "forecast weekly CO2 concentration one year ahead"),
     "elnino": (
         "statsmodels:elnino",
-        "forecast monthly El Nino sea surface temperature a year ahead",
+        "forecast monthly El Nino sea temperature a year ahead",
     ),
     "nile": ("statsmodels:nile", "forecast the yearly Nile river flow 5 years ahead"),
 }
@@ -327,9 +327,10 @@ def _champion(row: Row, metrics: dict[str, Any], lower: bool) -> None:
     ours_val = metrics.get(val_metric)
     best_name, best_val = None, None
     for key, value in metrics.items():
-        if key.startswith("baseline.") and key.endswith("." + val_metric):
-            if best_val is None or (value < best_val if lower else value > best_val):
-                best_name, best_val = key.split(".")[1], float(value)
+        if not (key.startswith("baseline.") and key.endswith("." + val_metric)):
+            continue
+        if best_val is None or (value < best_val if lower else value > best_val):
+            best_name, best_val = key.split(".")[1], float(value)
     better = (
         ours_val is not None
         and best_val is not None
