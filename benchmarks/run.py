@@ -142,7 +142,9 @@ def design_and_build(name: str, workdir: Path, *, quick: bool, timeout: float) -
     out["wall_s"] += wall
     if build_dir.is_dir():
         out["build_dir"] = build_dir
-    if rc != 0:
+    if rc == 8:  # trained and evaluated; the gate kept it from @champion: still a result
+        out["gate"] = line
+    elif rc != 0:
         out["error"] = f"build failed (exit {rc}): {line}"
         return out
     metrics_path = build_dir / "outputs" / "metrics.json"
@@ -274,6 +276,8 @@ def bench_one(name: str, *, quick: bool, timeout: float, keep: bool, build: bool
             built["error"] = "--no-build: baselines only"
         if "error" in built:
             row.notes.append(built["error"])
+        if "gate" in built:
+            row.notes.append(f"not promoted (exit 8): {built['gate']}")
         split: Split | None = None
         if built["build_dir"] is not None and (built["build_dir"] / "data.py").is_file():
             try:

@@ -204,16 +204,21 @@ def _series_from_frame(
     others = [str(c) for c in numeric if c != column]
     if target is None and others:
         notes.append(f"took the first numeric column; others: {_columns_line(others)}")
-    if others:
+    covariates, unused = _covariates(frame, others, order, index)
+    if covariates:
+        names = [name for name, _ in covariates]
         notes.append(
-            f"covariates not used: {_columns_line(others)} (forecasts read only the history of "
-            f"{column!r}; multivariate input is not supported yet)"
+            f"covariates: {_columns_line(names)} (extra input channels: their past values enter "
+            f"each window beside {column!r}, scaled on the training split; a forecast needs them "
+            "in its history)"
         )
+    if unused:
+        notes.append(f"covariates not used: {_columns_line(unused)} (constant or infinite)")
     if missing:
         notes.append(f"{missing} missing values filled by time interpolation")
     if freq is None:
         notes.append("irregular dates: frequency unknown, seasonal period 1")
-    return LoadedData.file_series(
+    data = LoadedData.file_series(
         label,
         column,
         series,
@@ -225,6 +230,29 @@ def _series_from_frame(
         index=[d.isoformat() for d in index.date],
         dtypes=dtypes,
     )
+    if covariates:
+        data.X = np.column_stack([series, *(values for _, values in covariates)]).astype(np.float32)
+        data.feature_names = [column, *(name for name, _ in covariates)]
+    return data
+
+
+def _covariates(
+    frame: Any, others: list[str], order: Any, index: Any
+) -> tuple[list[tuple[str, Any]], list[str]]:
+    """Extra numeric columns of a series file: (name, gap-filled values in time order) of each
+    usable one, and the names of those left out (constant or holding infinite values)."""
+    import numpy as np
+
+    used: list[tuple[str, Any]] = []
+    unused: list[str] = []
+    for name in others:
+        values = frame[name].to_numpy(dtype=np.float64)[order]
+        if np.isinf(values).any() or frame[name].nunique(dropna=True) <= 1:
+            unused.append(name)
+            continue
+        filled, _ = fill_series(values, index)
+        used.append((name, filled))
+    return used, unused
 
 
 def _features(frame: Any) -> tuple[Any, list[str], list[str]]:

@@ -155,7 +155,17 @@ class LoadedModel:
     def check(self, frame: Any, *, first_row: int = 1, source: str = "input") -> Any:
         """The frame with numeric columns as numbers, or one error naming row/column/shape."""
         if self.task == "forecasting":
-            return check_series(frame, self.series_column(frame), self.lookback, source)
+            out = check_series(frame, self.series_column(frame), self.lookback, source)
+            for covariate in ((self.prep or {}).get("series") or {}).get("covariates") or []:
+                name = str(covariate["name"])
+                if name not in frame.columns:
+                    raise InvalidInputError(
+                        f"missing covariate column {name!r}: the model reads its past values",
+                        hint=f"give the history with a column named {name!r} beside the series",
+                        location=source,
+                    )
+                out = check_series(out, name, self.lookback, source)
+            return out
         if self.legacy:
             return check_legacy(frame, self.input_shape, self.kind, source)
         assert self.prep is not None
