@@ -330,7 +330,8 @@ def hw_forecasts(series: Array, origins: Array, horizon: int, hw: HoltWinters) -
 def forecast_baselines(
     series: Array, origins: Array, horizon: int, period: int
 ) -> list[BaselineResult]:
-    """Seasonal naive, AR(p) and Holt-Winters, from every origin in ``origins``.
+    """Seasonal naive, naive with drift, climatology (per-season mean), AR(p) and Holt-Winters,
+    from every origin in ``origins``.
 
     Fitted on ``series[:min(origins)]``; scored on ``windows(series, origins, horizon)``.
     """
@@ -349,6 +350,19 @@ def forecast_baselines(
         pred = ar_forecasts(series, origins, horizon, const, phi)
         return forecast_metrics(pred, actual, naive), {"p": len(phi)}
 
+    def run_drift() -> tuple[dict[str, float], dict[str, Any]]:
+        steps = np.arange(1, horizon + 1)
+        pred = np.stack(
+            [series[t - 1] + (series[t - 1] - series[0]) / max(t - 1, 1) * steps for t in origins]
+        )
+        return forecast_metrics(pred, actual, naive), {}
+
+    def run_climatology() -> tuple[dict[str, float], dict[str, Any]]:
+        seasons = np.arange(len(train)) % period
+        means = np.array([train[seasons == s].mean() for s in range(period)])
+        pred = np.stack([means[(int(t) + np.arange(horizon)) % period] for t in origins])
+        return forecast_metrics(pred, actual, naive), {"period": period}
+
     def run_hw() -> tuple[dict[str, float], dict[str, Any]]:
         hw = hw_fit(train, period)
         pred = hw_forecasts(series, origins, horizon, hw)
@@ -356,6 +370,8 @@ def forecast_baselines(
 
     return [
         _timed("seasonal_naive", run_naive),
+        _timed("naive_drift", run_drift),
+        _timed("climatology", run_climatology),
         _timed("autoreg", run_ar),
         _timed("holt_winters", run_hw),
     ]

@@ -267,3 +267,26 @@ def test_benchmark_reads_the_same_split_as_a_real_rendered_project(
         else:
             assert split.task == "forecasting" and split.horizon == 11
             assert split.origins.max() == 309 - 11
+
+
+@pytest.mark.integration
+@pytest.mark.slow  # a real design + 3-epoch build of the Nile series: about half a minute
+def test_quick_benchmark_on_one_set_reports_who_is_ahead_and_the_champion(tmp_path: Path) -> None:
+    """``benchmarks/run.py --quick`` on one of the nine bundled sets, as a developer runs it."""
+    import json
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--datasets", "nile", "--quick", "--out", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [row] = json.loads((tmp_path / "quality.json").read_text())["rows"]
+    assert row["dataset"] == "nile" and row["metric"] == "test_mase" and row["split"] == "project"
+    assert row["ours"] is not None and row["best_value"] is not None
+    assert row["ahead"] is (row["ours"] < row["best_value"])
+    assert row["champion"] == "model" or row["champion"].startswith("baseline ")
+    table = (tmp_path / "quality.md").read_text()
+    assert "| model ahead | champion (on validation) |" in table
+    assert "| nile | test_mase |" in table

@@ -118,6 +118,8 @@ def project_config(
             "horizon": model.output.dim if kind == "series" else None,
             "device_resident": policy.device_resident_data,
             "seasonal_period": profile.seasonal_period if profile else None,
+            # extra numeric columns of a series file: input channels after the target
+            "covariates": list(profile.feature_names[1:]) if profile and kind == "series" else [],
         },
         "model": {
             "family": model.family,

@@ -203,7 +203,7 @@ def forecast(
     result = loaded.forecast(checked, horizon)
     drawn = None
     if plot is not None:
-        from mlflowctl.mlops.inference import plot_forecast
+        from mlflowctl.mlops.forecast_plot import plot_forecast
 
         drawn = plot_forecast(loaded, checked, result, plot)
     sink = AtomicTable(output)

@@ -22,8 +22,13 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlflowctl.data.file_checks import (
+    _columns_line,
+    _enough_rows,
+    _finite_columns,
+)
 from mlflowctl.data.loaded import LoadedData
-from mlflowctl.data.timeseries import SEASONAL_PERIOD, fill_series, frequency_of
+from mlflowctl.data.series_files import series_from_frame
 from mlflowctl.errors import DataError
 
 if TYPE_CHECKING:
@@ -32,16 +37,6 @@ if TYPE_CHECKING:
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_CLASSES_INTEGER_TARGET = 20
 MAX_ONE_HOT_VALUES = 50
-_MAX_LISTED = 30
-
-
-def _columns_line(columns: list[str]) -> str:
-    shown = ", ".join(columns[:_MAX_LISTED])
-    more = f" (and {len(columns) - _MAX_LISTED} more)" if len(columns) > _MAX_LISTED else ""
-    return shown + more
-
-
-columns_line = _columns_line  # "a, b, c (and N more)", for messages naming columns
 
 
 def load_file(ref: DataSourceRef, target: str | None, *, require_target: bool) -> LoadedData:
@@ -144,7 +139,7 @@ def _from_frame(frame: Any, label: str, target: str | None, *, require_target: b
         )
     index = _date_index(frame)
     if index is not None:
-        return _series_from_frame(frame, index, label, target, dtypes)
+        return series_from_frame(frame, index, label, target, dtypes)
     if target is None:
         if require_target:
             raise DataError(
@@ -155,76 +150,6 @@ def _from_frame(frame: Any, label: str, target: str | None, *, require_target: b
             )
         return _untargeted(frame, label, dtypes)
     return _tabular(frame, label, target, dtypes)
-
-
-def _series_from_frame(
-    frame: Any, index: Any, label: str, target: str | None, dtypes: dict[str, str]
-) -> LoadedData:
-    from pandas.api import types
-
-    date_col = str(frame.columns[0])
-    if target == date_col:
-        raise DataError(
-            f"--target {target!r} is the date column", hint="pick a value column", location=label
-        )
-    numeric = [
-        c for c in frame.columns[1:] if types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool
-    ]
-    column = target if target is not None else (numeric[0] if numeric else None)
-    if column is None or column not in numeric:
-        raise DataError(
-            f"series column {column!r} is not numeric"
-            if column
-            else "dated table has no numeric value column",
-            hint=f"numeric columns: {_columns_line(numeric) or 'none'}",
-            location=label,
-        )
-    order = index.argsort()
-    index = index[order]
-    values = frame[column].to_numpy()[order]
-    if index.has_duplicates:
-        raise DataError(
-            f"date column {date_col!r} has repeated dates",
-            hint="aggregate to one row per date first",
-            location=label,
-        )
-    _enough_rows(len(values), label, "series values")
-    import numpy as np
-
-    if np.isinf(values.astype(np.float64)).any():
-        raise DataError(
-            f"series column {column!r} holds infinite values (+inf/-inf) in "
-            f"{int(np.isinf(values.astype(np.float64)).sum())} rows",
-            hint="replace them with finite numbers or leave the cells empty (gaps are filled)",
-            location=label,
-        )
-    series, missing = fill_series(values, index)
-    freq = frequency_of(index)
-    notes = [f"series {column!r} indexed by {date_col!r}"]
-    others = [str(c) for c in numeric if c != column]
-    if target is None and others:
-        notes.append(f"took the first numeric column; others: {_columns_line(others)}")
-    if others:
-        notes.append(
-            f"covariates not used: {_columns_line(others)} (forecasts read only the history of "
-            f"{column!r}; multivariate input is not supported yet)"
-        )
-    if missing:
-        notes.append(f"{missing} missing values filled by time interpolation")
-    if freq is None:
-        notes.append("irregular dates: frequency unknown, seasonal period 1")
-    return LoadedData.file_series(
-        label,
-        column,
-        series,
-        dtype=dtypes[column],
-        missing=missing,
-        notes=notes,
-        frequency=freq,
-        seasonal_period=SEASONAL_PERIOD.get(freq or "", 1),
-        index=[d.isoformat() for d in index.date],
-        dtypes=dtypes,
-    )
 
 
 def _features(frame: Any) -> tuple[Any, list[str], list[str]]:
@@ -367,33 +292,3 @@ def _untargeted(frame: Any, label: str, dtypes: dict[str, str]) -> LoadedData:
         missing_values=int(np.isnan(X).sum()),
         notes=["no --target given: the task is not known yet", *notes],
     )
-
-
-#: the fewest rows (or series values) a train / validation / test split can be made from (X17)
-MIN_ROWS = 10
-
-
-def _enough_rows(n: int, label: str, what: str) -> None:
-    if n < MIN_ROWS:
-        raise DataError(
-            f"data has {n} {what}; training needs at least {MIN_ROWS} "
-            "(train, validation and test splits each need rows)",
-            hint="use a larger data file",
-            location=label,
-        )
-
-
-def _finite_columns(X: Any, names: list[str], label: str) -> None:
-    """+inf/-inf in a feature is an error naming the column (NaN is a missing value, imputed)."""
-    import numpy as np
-
-    bad = np.isinf(X).any(axis=0)
-    if bad.any():
-        columns = [names[i] for i in np.flatnonzero(bad)]
-        rows = int(np.isinf(X).any(axis=1).sum())
-        raise DataError(
-            f"feature column(s) {_columns_line(columns)} hold infinite values (+inf/-inf) in "
-            f"{rows} rows",
-            hint="replace them with finite numbers or leave the cells empty (NaN is imputed)",
-            location=label,
-        )

@@ -80,7 +80,7 @@ def design(
 
         profile = profile_data(data, target)
         if profile.source_kind == "file" and profile.kind == "tabular" and profile.target is None:
-            from mlflowctl.data.files import columns_line
+            from mlflowctl.data.file_checks import columns_line
 
             columns = columns_line(list(profile.dtypes))
             raise InvalidInputError(

@@ -69,9 +69,15 @@ def tracked_metrics(task: str, n_outputs: int, wanted: tuple[str, ...] = ()) -> 
 
 
 def default_lookback(req: Requirements, profile: DataProfile | None) -> int:
-    """Three horizons of history, capped for long horizons and by the series' length."""
+    """Three horizons of history, capped for long horizons and by the series' length.
+
+    At least two seasonal periods when the data has one, so the window holds the same season
+    twice (co2's weekly year: 104 steps, not 36).
+    """
     h = req.constraints.horizon or 12
     lookback = max(16, min(3 * h, 2 * h + 24))
+    if profile is not None and profile.seasonal_period and profile.seasonal_period > 1:
+        lookback = max(lookback, 2 * profile.seasonal_period)
     if profile is not None and profile.series_length:
         lookback = min(lookback, max(4, (profile.series_length - h) // 3))
     return max(1, lookback)

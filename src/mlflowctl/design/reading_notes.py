@@ -38,7 +38,7 @@ def _column_notes(prompt: str, req: Requirements, profile: DataProfile | None) -
             + ": recorded in requirements.constraints.features_named"
         )
     if named.missing:
-        from mlflowctl.data.files import columns_line
+        from mlflowctl.data.file_checks import columns_line
 
         notes.append(
             "the prompt names "
