@@ -114,7 +114,9 @@ def test_x11_sigterm_during_registration_is_143_with_one_line_and_json(tmp_path:
                   "--accelerator", "cpu", "--json")  # fmt: skip
     store_lock = FileLock(str(tmp_path / "mlflow.db.lock"))
     try:
-        seen = wait_for(proc, "] epoch 1/")
+        # the store and the run are opened alongside the training (under this lock): take it
+        # once the model is being logged, which needs no lock
+        seen = wait_for(proc, "tracking: logging the model")
         with store_lock:  # registration creates the version, then waits here for the alias
             client = _client(tmp_path)
             deadline = time.monotonic() + 120
