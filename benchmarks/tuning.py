@@ -39,7 +39,7 @@ SETS = {
     "co2": ("statsmodels:co2", "forecast weekly CO2 concentration one year ahead"),
     "elnino": ("statsmodels:elnino", "forecast the monthly El Nino sea surface temperature"),
 }
-SECTION = "## 7. Hyper-parameter tuning: tuned vs default configuration (issue 16)"
+SECTION = "## 8. Hyper-parameter tuning: tuned vs default configuration (issue 16)"
 
 
 def _cli(
