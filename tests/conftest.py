@@ -49,6 +49,30 @@ class UnitTestViolation(RuntimeError):
     """A test marked ``unit`` started a subprocess or opened a (SQLite/MLflow) store."""
 
 
+#: MLflow's URI variables as the session started (a test may change them; see below)
+_MLFLOW_ENV_AT_START = {
+    name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+}
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_globals_reset() -> Iterator[None]:
+    """Code run in-process (``mlflowctl.mlops.store``) sets MLflow's global tracking and registry
+    URIs, and through them ``MLFLOW_TRACKING_URI``/``MLFLOW_REGISTRY_URI``: left alone, the next
+    test's ``models:/NAME/1`` resolves against the previous test's store. Reset both."""
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+    for name, value in _MLFLOW_ENV_AT_START.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(autouse=True)
 def _unit_means_unit(request: pytest.FixtureRequest) -> Iterator[None]:
     """``unit`` tests start no subprocess and no store: both raise while such a test runs.
