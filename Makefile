@@ -25,7 +25,7 @@ demo: setup
 
 ## the default test suite (what CI runs)
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=20
 
 ## slow tests: quality floors and long pipelines
 test-slow: setup

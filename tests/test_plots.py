@@ -95,6 +95,7 @@ def test_confusion_matrix_names_every_class_and_counts_the_test_rows(
     assert _logged_plots(tmp_path) == set(drawn)
 
 
+@pytest.mark.slow  # ~25 s on 2 cores: make test-slow
 def test_forecast_command_plots_the_next_horizon_on_the_time_axis(
     forecaster: Path, cli: Cli
 ) -> None:
