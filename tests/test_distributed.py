@@ -162,13 +162,14 @@ def test_a_rank_crashing_mid_epoch_fails_the_job_with_exit_5(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr
     model = tmp_path / "b" / "model.py"
     source = model.read_text()
-    hook = "        x, y = batch\n        if self.tbptt:"
+    # the tabular training_step (the specialised template has no tbptt branch there)
+    hook = "        x, y = batch\n        loss = self.loss_fn(self.net(x), y)"
     assert hook in source
     model.write_text(source.replace(hook, (
         "        x, y = batch\n"
         "        if self.global_rank == 1 and self.current_epoch == 1 and batch_idx == 2:\n"
         "            raise RuntimeError('injected rank failure')\n"
-        "        if self.tbptt:"
+        "        loss = self.loss_fn(self.net(x), y)"
     ), 1))  # fmt: skip
     started = time.monotonic()
     proc = _cli("build", str(bp), "--resume", *args, "--max-epochs", "3", "--out", "b",
