@@ -13,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
+from rendered import import_rendered
 from test_usable_model import isolated, preprocessing_of, run_pipeline, version_uri
 
 pytestmark = pytest.mark.integration
@@ -84,6 +86,23 @@ def test_messy_csv_trains_registers_and_predicts_raw_rows(cli: CLI, tmp_path: Pa
     assert result["columns"] == ["label", "proba_no", "proba_yes"]
     assert set(result["odd"]) <= {"no", "yes"} and len(result["odd"]) == 2
     assert "tenure" in result["wrong"]
+    # the same rows as a user has them, through the CLI: `calls` is a whole-number column (the
+    # logged signature keeps it int64), `customer_id` the identifier training dropped (the key)
+    raw = pd.read_csv(tmp_path / "customers.csv").iloc[spec["split"]["test_index"]]
+    raw.drop(columns=["churn"]).to_csv(tmp_path / "new.csv", index=False)
+    model = f"{summary['model_name']}/{summary['model_version']}"
+    proc = cli("predict", model, "--input", "new.csv", "--output", "pred.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Found extra inputs" not in proc.stderr  # key columns never reach the model
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert list(pred.columns) == ["customer_id", "prediction", "proba_no", "proba_yes"]
+    assert pred["customer_id"].tolist() == raw["customer_id"].tolist()
+    accuracy = float((pred["prediction"].to_numpy() == raw["churn"].to_numpy()).mean())
+    assert accuracy == pytest.approx(summary["metrics"]["test_accuracy"], abs=1e-9)
+    raw.head(1).assign(calls=2.5).drop(columns=["churn"]).to_csv(tmp_path / "frac.csv", index=False)
+    proc = cli("predict", model, "--input", "frac.csv", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "column 'calls': '2.5' is not a whole number" in proc.stderr
 
 
 def test_design_refuses_a_table_without_target_and_ids_differ_by_target(
@@ -147,19 +166,8 @@ def test_messy_csv_benchmark_meets_hgb_minus_two_points() -> None:
 
 
 def _rendered_data(tmp_path: Path, files: dict[str, str]) -> Any:
-    for name in ("data.py", "preprocessing.py"):
-        (tmp_path / name).write_text(files[name])
-    spec = importlib.util.spec_from_file_location(f"data_{tmp_path.name}", tmp_path / "data.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.pop("preprocessing", None)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("preprocessing", None)
-    return module
+    wanted = {n: files[n] for n in ("preprocessing.py", "data.py")}
+    return import_rendered(tmp_path, wanted, "data.py")
 
 
 @pytest.mark.parametrize(

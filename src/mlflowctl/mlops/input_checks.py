@@ -2,7 +2,8 @@
 
 Each check compares an input frame with what training saw (the columns, categories and dtypes of
 ``preprocessing.json``, the model's input shape, the series window) before the model runs, and
-returns the frame with numeric columns as ``float64`` numbers, or raises one ``InvalidInputError``
+returns the frame with numeric columns typed as the logged model's signature has them
+(``model_input_dtype``), or raises one ``InvalidInputError``
 naming the row, column or shape and what was expected (exit 2 on the CLI, HTTP 400 from
 ``serve``). ``series_column`` says which column holds the series a forecasting model continues.
 ``LoadedModel.check`` in ``mlops.inference`` picks the check; pandas is imported lazily here.
@@ -32,7 +33,7 @@ def check_tabular(frame: Any, columns: list[dict[str, Any]], first_row: int, sou
             hint="name the columns as in the training file (extra columns are ignored)",
             location=source,
         )
-    out = frame.copy()
+    out = frame[[c["name"] for c in columns]].copy()  # extra columns are not the model's
     for c in columns:
         name, col = c["name"], frame[c["name"]]
         if c.get("role") == "categorical":
@@ -68,8 +69,36 @@ def check_tabular(frame: Any, columns: list[dict[str, Any]], first_row: int, sou
                 hint="fill the value or drop the row",
                 location=source,
             )
-        out[name] = values.astype("float64")  # the signature reads numbers as double
+        want = model_input_dtype(str(c.get("dtype", "float64")))
+        if want != "float64":
+            bad = values.notna() & (
+                values != values.round() if want == "int64" else ~values.isin([0, 1])
+            )
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                kind = "a whole number" if want == "int64" else "true/false (1/0)"
+                raise InvalidInputError(
+                    f"row {first_row + row}, column {name!r}: {str(col.iloc[row])!r} is not "
+                    f"{kind} (trained as {c.get('dtype')})",
+                    hint="fix the value or drop the row",
+                    location=source,
+                )
+            if values.isna().any():  # gaps where training had them: numbers with NaN
+                want = "float64"
+        out[name] = values.astype(want)
     return out
+
+
+def model_input_dtype(trained: str) -> str:
+    """The type the logged model's signature gives a numeric training column (``trained``, its
+    pandas dtype in ``preprocessing.json``): whole numbers stay ``int64`` (MLflow will not read
+    int64 input as double, nor double as int64), booleans ``bool``, the rest ``float64``. The
+    signature (``model_logging.raw_input_example``) and these checks both use it."""
+    if trained == "bool":
+        return "bool"
+    if trained.startswith(("int", "uint")):
+        return "int64"
+    return "float64"
 
 
 def check_image(frame: Any, names: list[str], input_shape: list[int], source: str) -> Any:

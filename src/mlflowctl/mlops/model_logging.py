@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflowctl.errors import TrainingError
+from mlflowctl.mlops.input_checks import model_input_dtype
 
 PIP_REQUIREMENTS = ["mlflow", "torch", "safetensors", "pyyaml", "numpy", "pandas"]
 
@@ -75,7 +76,6 @@ def raw_input_example(root: Path) -> Any:
     """
     import json
 
-    import numpy as np
     import pandas as pd
 
     doc = json.loads((root / "outputs" / "input_example.json").read_text(encoding="utf-8"))
@@ -89,12 +89,8 @@ def raw_input_example(root: Path) -> Any:
         if role == "categorical" or name == series.get("time_column"):
             col = frame[name]
             frame[name] = col.map(lambda v: None if v is None else str(v)).astype(object)
-        elif dtypes.get(name) == "bool":
-            frame[name] = frame[name].astype(bool)
-        elif dtypes.get(name, "").startswith(("int", "uint")):
-            frame[name] = frame[name].astype(np.int64)
         else:
-            frame[name] = frame[name].astype(np.float64)
+            frame[name] = frame[name].astype(model_input_dtype(dtypes.get(name, "float64")))
     return frame
 
 
