@@ -11,8 +11,6 @@ rendered ``data.py`` makes).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 from blueprints import make_blueprint
+from rendered import import_rendered
 
 from mlflowctl.build import render
 from mlflowctl.data.loaders import load
@@ -31,19 +30,9 @@ pytestmark = pytest.mark.unit
 
 
 def _rendered_data(tmp_path: Path, files: dict[str, str]) -> Any:
-    for name in ("data.py", "preprocessing.py"):
-        (tmp_path / name).write_text(files[name])
-    spec = importlib.util.spec_from_file_location(f"data_{tmp_path.name}", tmp_path / "data.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.pop("preprocessing", None)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("preprocessing", None)
-    return module
+    return import_rendered(
+        tmp_path, {n: files[n] for n in ("preprocessing.py", "data.py")}, "data.py"
+    )
 
 
 def _csv_series(tmp_path: Path) -> tuple[Path, Any, dict[str, Any]]:

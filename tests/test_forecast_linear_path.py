@@ -4,8 +4,6 @@ validation is kept, and every family applies it identically (per step and per wi
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 from blueprints import make_blueprint
+from rendered import import_rendered
 
 from mlflowctl.build import render
 
@@ -20,19 +19,7 @@ pytestmark = pytest.mark.unit
 
 
 def _load(tmp_path: Path, name: str, source: str) -> Any:
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"{name}_{tmp_path.name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    sys.modules.pop("preprocessing", None)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(tmp_path))
-    return module
+    return import_rendered(tmp_path, {f"{name}.py": source}, f"{name}.py")
 
 
 def _project(tmp_path: Path, family: str, dataset: str = "sunspots") -> tuple[Any, Any, dict]:

@@ -3,8 +3,6 @@ training split, batches are slices of on-device tensors."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 from blueprints import make_blueprint
+from rendered import import_rendered
 
 from mlflowctl.build import render
 
@@ -22,18 +21,8 @@ def _data_module(
     tmp_path: Path, family: str, dataset: str, **kw: Any
 ) -> tuple[Any, dict[str, Any]]:
     files = render.render(make_blueprint(family, dataset), **kw)
-    (tmp_path / "data.py").write_text(files["data.py"])
-    (tmp_path / "preprocessing.py").write_text(files["preprocessing.py"])
-    spec = importlib.util.spec_from_file_location(f"data_{tmp_path.name}", tmp_path / "data.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.pop("preprocessing", None)  # data.py imports its sibling preprocessing.py
-    sys.path.insert(0, str(tmp_path))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(tmp_path))
-    return module, yaml.safe_load(files["config.yaml"])
+    wanted = {n: files[n] for n in ("preprocessing.py", "data.py")}
+    return import_rendered(tmp_path, wanted, "data.py"), yaml.safe_load(files["config.yaml"])
 
 
 def test_classification_split_is_stratified_and_scaled_on_train_only(tmp_path: Path) -> None:
@@ -103,19 +92,9 @@ def test_batches_are_slices_of_device_tensors(tmp_path: Path) -> None:
 
 
 def _model_module(tmp_path: Path, family: str) -> tuple[Any, dict[str, Any]]:
-    import sys
-
     files = render.render(make_blueprint(family, "sunspots"))
-    path = tmp_path / f"model_{family}.py"
-    path.write_text(files["model.py"])
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module  # dataclasses and typing look the module up by name
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop(path.stem, None)
+    name = f"model_{family}.py"
+    module = import_rendered(tmp_path, {name: files["model.py"]}, name)
     return module, yaml.safe_load(files["config.yaml"])
 
 

@@ -4,14 +4,13 @@ and multi-class, regression, forecasts with MASE), and the metric names are the 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from blueprints import make_blueprint
+from rendered import import_rendered
 
 from mlflowctl.blueprint import metrics as table
 from mlflowctl.build import render
@@ -20,32 +19,17 @@ pytestmark = pytest.mark.unit
 
 
 def _model(tmp_path: Path, family: str, dataset: str) -> Any:
-    path = tmp_path / f"model_{dataset}.py"
-    path.write_text(render.render(make_blueprint(family, dataset))["model.py"])
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop(path.stem, None)
-    return module
+    name = f"model_{dataset}.py"
+    files = render.render(make_blueprint(family, dataset))
+    return import_rendered(tmp_path, {name: files["model.py"]}, name)
 
 
 # the numpy definitions of the first release's evaluate.py, kept here as the reference
 def np_roc_auc(score: np.ndarray, y: np.ndarray) -> float:
-    order = np.argsort(score, kind="mergesort")
-    ranks = np.empty(len(score))
-    ranks[order] = np.arange(1, len(score) + 1)
-    for value in np.unique(score):
-        tied = score == value
-        ranks[tied] = ranks[tied].mean()
-    pos = y == 1
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    """scikit-learn's ROC-AUC (average ranks for ties, as the first release defined it)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else float("nan")
 
 
 def np_pr_auc(score: np.ndarray, y: np.ndarray) -> float:
