@@ -13,7 +13,13 @@ from typing import Annotated, Any
 import typer
 
 from mlflowctl import console
-from mlflowctl.cli.options import TrackingUriOpt
+from mlflowctl.cli.options import (
+    AccumulateOpt,
+    DevicesOpt,
+    NumNodesOpt,
+    StrategyOpt,
+    TrackingUriOpt,
+)
 from mlflowctl.orchestrate.signals import interruptible
 
 
@@ -64,21 +70,10 @@ def build(
         int | None, typer.Option("--max-epochs", min=1, help="Override the epoch budget.")
     ] = None,
     accelerator: Annotated[str, typer.Option("--accelerator", help="auto, cpu or gpu.")] = "auto",
-    devices: Annotated[
-        int | None,
-        typer.Option("--devices", help="Devices (processes) per node [default: the blueprint's]."),
-    ] = None,
-    num_nodes: Annotated[
-        int | None, typer.Option("--num-nodes", help="Machines [default: the blueprint's].")
-    ] = None,
-    strategy: Annotated[
-        str | None,
-        typer.Option("--strategy", help="auto, ddp or fsdp [default: the blueprint's]."),
-    ] = None,
-    accumulate: Annotated[
-        int | None,
-        typer.Option("--accumulate", help="Batches per optimizer step [default: the blueprint's]."),
-    ] = None,
+    devices: DevicesOpt = None,
+    num_nodes: NumNodesOpt = None,
+    strategy: StrategyOpt = None,
+    accumulate: AccumulateOpt = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue training an existing build folder.")
     ] = False,
@@ -111,24 +106,16 @@ def build(
             "--resume continues an existing build; it cannot be combined with --force/--dry-run",
             location="--resume",
         )
-    from mlflowctl.blueprint.checks import fsdp_problem
     from mlflowctl.blueprint.model import Blueprint
     from mlflowctl.build import writer as workspace
-    from mlflowctl.train.scale import Scale, check_scale
+    from mlflowctl.train.scale import Scale, check_scale_for
 
     scale = Scale(devices, num_nodes, strategy, accumulate)
     bp = Blueprint.load(blueprint)
-    problem = fsdp_problem(bp.approach(approach), strategy)
-    if problem:
-        raise InvalidInputError(
-            problem,
-            hint="use --strategy ddp (or a family FSDP can wrap: mlp, cnn, tcn, transformer)",
-            location="--strategy" if strategy else "training.distributed.strategy",
-        )
-    check_scale(scale, accelerator)
+    check_scale_for(bp.approach(approach), scale, accelerator)
     track = not (no_track or dry_run or no_train)
     if track:
-        from mlflowctl.orchestrate.services import check_store
+        from mlflowctl.mlops.store import check_store
 
         # a bad URI, a dead server or an unusable store: before anything is written (the
         # schema and the registry names (B23) are checked alongside the training, before any run)

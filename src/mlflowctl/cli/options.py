@@ -16,3 +16,20 @@ TrackingUriOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
+
+#: scale flags of ``build`` and ``run`` over the blueprint's ``training.distributed``
+DevicesOpt = Annotated[
+    int | None,
+    typer.Option("--devices", help="Devices (processes) per node [default: the blueprint's]."),
+]
+NumNodesOpt = Annotated[
+    int | None, typer.Option("--num-nodes", help="Machines [default: the blueprint's].")
+]
+StrategyOpt = Annotated[
+    str | None,
+    typer.Option("--strategy", help="auto, ddp or fsdp [default: the blueprint's]."),
+]
+AccumulateOpt = Annotated[
+    int | None,
+    typer.Option("--accumulate", help="Batches per optimizer step [default: the blueprint's]."),
+]

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from mlflowctl import console
-from mlflowctl.cli.options import TrackingUriOpt
+from mlflowctl.cli.options import (
+    AccumulateOpt,
+    DevicesOpt,
+    NumNodesOpt,
+    StrategyOpt,
+    TrackingUriOpt,
+)
 from mlflowctl.orchestrate.signals import interruptible
 from mlflowctl.settings import ENV_TRACKING_URI, current
 
@@ -92,22 +98,10 @@ def run(
         int | None,
         typer.Option("--workers", help="With --tune: worker processes sharing the study."),
     ] = None,
-    devices: Annotated[
-        int | None,
-        typer.Option("--devices", help="Devices (processes) per node [default: the blueprint's]."),
-    ] = None,
-    num_nodes: Annotated[
-        int | None,
-        typer.Option("--num-nodes", help="Nodes [default: the blueprint's]."),
-    ] = None,
-    strategy: Annotated[
-        str | None,
-        typer.Option("--strategy", help="auto, ddp or fsdp [default: the blueprint's]."),
-    ] = None,
-    accumulate: Annotated[
-        int | None,
-        typer.Option("--accumulate", help="Batches per optimizer step [default: the blueprint's]."),
-    ] = None,
+    devices: DevicesOpt = None,
+    num_nodes: NumNodesOpt = None,
+    strategy: StrategyOpt = None,
+    accumulate: AccumulateOpt = None,
 ) -> None:
     """Design, build, train, evaluate, register and promote: a requirement to a @champion."""
     from mlflowctl.errors import InvalidInputError, MlflowctlError

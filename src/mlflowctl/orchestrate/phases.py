@@ -164,18 +164,10 @@ def _scale(p: Pipeline, bp: Blueprint) -> Any:
     checked like ``build`` does: FSDP for a family it cannot wrap is exit 2 before training."""
     if not p.opts.scale:
         return None
-    from mlflowctl.blueprint.checks import fsdp_problem
-    from mlflowctl.train.scale import Scale, check_scale
+    from mlflowctl.train.scale import Scale, check_scale_for
 
     scale = Scale(**p.opts.scale)
-    problem = fsdp_problem(bp.approach(p.opts.approach), scale.strategy)
-    if problem:
-        raise InvalidInputError(
-            problem,
-            hint="use --strategy ddp (or a family FSDP can wrap: mlp, cnn, tcn, transformer)",
-            location="--strategy",
-        )
-    check_scale(scale, p.opts.accelerator)
+    check_scale_for(bp.approach(p.opts.approach), scale, p.opts.accelerator)
     return scale
 
 

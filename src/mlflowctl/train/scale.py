@@ -11,8 +11,12 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlflowctl.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from mlflowctl.blueprint.model import Approach
 
 #: strategies ``--strategy`` accepts (what the rendered train.py understands)
 STRATEGIES = ("auto", "ddp", "fsdp")
@@ -39,6 +43,21 @@ class Scale:
             if value is not None:
                 out += [flag, str(value)]
         return out
+
+
+def check_scale_for(approach: Approach, scale: Scale, accelerator: str) -> None:
+    """``check_scale``, and FSDP asked (by ``--strategy`` or the blueprint) for a family it cannot
+    wrap: exit 2 before anything trains (``build`` and ``run`` both call this)."""
+    from mlflowctl.blueprint.checks import FSDP_FAMILIES, fsdp_problem
+
+    problem = fsdp_problem(approach, scale.strategy)
+    if problem:
+        raise InvalidInputError(
+            problem,
+            hint=f"use --strategy ddp (or a family FSDP can wrap: {', '.join(FSDP_FAMILIES)})",
+            location="--strategy" if scale.strategy else "training.distributed.strategy",
+        )
+    check_scale(scale, accelerator)
 
 
 def check_scale(scale: Scale, accelerator: str) -> None:
