@@ -16,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -182,15 +182,7 @@ def prepare_store(uri: str) -> None:
 
         path = sqlite_path(uri)
         assert path is not None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # sqlite:////proc/nope/x.db, a read-only parent (X16)
-            raise EnvironmentProblemError(
-                f"cannot create the folder of the tracking store: {exc.strerror or exc}",
-                hint="point --tracking-uri / MLFLOW_TRACKING_URI at a writable place, "
-                "e.g. sqlite:///mlflow.db",
-                location=str(path.parent),
-            ) from None
+        _make_store_folder(path)
         with store_lock(uri):
             try:
                 TrackingStore(uri, artifact_root(uri))  # type: ignore[no-untyped-call]
@@ -208,6 +200,48 @@ def prepare_store(uri: str) -> None:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     _ready.add(uri)
+
+
+def _make_store_folder(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # sqlite:////proc/nope/x.db, a read-only parent (X16)
+        raise EnvironmentProblemError(
+            f"cannot create the folder of the tracking store: {exc.strerror or exc}",
+            hint="point --tracking-uri / MLFLOW_TRACKING_URI at a writable place, "
+            "e.g. sqlite:///mlflow.db",
+            location=str(path.parent),
+        ) from None
+
+
+def check_store(uri: str) -> None:
+    """The store checks that must come before a file is written (F8, X16, X20), without
+    ``import mlflow`` for the two common stores so that a build starts training at once:
+
+    * http(s): the ``/health`` probe (a dead server: exit 6);
+    * SQLite: the folder can be created and an existing file is an SQLite database (exit 2).
+
+    The rest (the schema, the old-schema check B28, the registry names B23) runs alongside the
+    training (``train_tracked``); any other store is prepared here in full, as before.
+    """
+    if uri.startswith(("http://", "https://")):
+        _http_budget()
+        probe_server(uri)
+        return
+    path = sqlite_path(uri) if uri.startswith("sqlite:") else None
+    if path is None:
+        prepare_store(uri)
+        return
+    import sqlite3
+
+    _make_store_folder(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:  # read only: the user's file is never changed here
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        _raise_store_error(uri, exc, setup=True)
 
 
 def client(uri: str) -> Any:

@@ -73,52 +73,6 @@ def _write_state(root: Path, state: dict[str, Any]) -> None:
     atomic_write_text(root / BUILD_STATE, json.dumps(state, indent=2) + "\n")
 
 
-def check_store(uri: str) -> None:
-    """The store checks that must come before a file is written (F8, X16, X20), without
-    ``import mlflow`` for the two common stores so that a build starts training at once:
-
-    * http(s): the ``/health`` probe (a dead server: exit 6);
-    * SQLite: the folder can be created and an existing file is an SQLite database (exit 2).
-
-    The rest (the schema, the old-schema check B28, the registry names B23) runs alongside the
-    training (``train_tracked``); any other store is prepared here in full, as before.
-    """
-    from mlflowctl.mlops import store
-
-    if uri.startswith(("http://", "https://")):
-        store._http_budget()
-        store.probe_server(uri)
-        return
-    path = store.sqlite_path(uri) if uri.startswith("sqlite:") else None
-    if path is None:
-        store.prepare_store(uri)
-        return
-    import sqlite3
-
-    from mlflowctl.errors import EnvironmentProblemError
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # sqlite:////proc/nope/x.db, a read-only parent (X16)
-        raise EnvironmentProblemError(
-            f"cannot create the folder of the tracking store: {exc.strerror or exc}",
-            hint="point --tracking-uri / MLFLOW_TRACKING_URI at a writable place, "
-            "e.g. sqlite:///mlflow.db",
-            location=str(path.parent),
-        ) from None
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    try:  # read only: the user's file is never changed here
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as db:
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
-        from mlflowctl.mlops.faults import _raise_store_error
-
-        _raise_store_error(uri, exc, setup=True)
-
-
 def render(
     blueprint: Blueprint,
     *,
