@@ -41,9 +41,10 @@ def profile(source: str | DataSourceRef, target: str | None = None) -> DataProfi
         ]
         imbalance = float(counts.max() / max(int(counts.min()), 1))
     n_features = int(np.prod(data.X.shape[1:])) if data.X.ndim > 1 else 1
+    found = findings_of(data)
     notes = list(data.notes)
-    if data.series is not None and len(data.series) >= 20:
-        notes.append(trend_note(np.asarray(data.series, dtype=np.float64)))
+    if found.get("trend") is not None and found["trend"].stationary is not None:
+        notes.append(anchoring_note(found["trend"]))
     return DataProfile(
         source=data.source,
         source_kind=data.source_kind,
@@ -64,37 +65,22 @@ def profile(source: str | DataSourceRef, target: str | None = None) -> DataProfi
         frequency=data.frequency,
         seasonal_period=data.seasonal_period,
         notes=[_short(n) for n in notes[:_MAX_NOTES]],
-        **findings_of(data),
+        **found,
     )
 
 
-#: Dickey-Fuller 5 % critical value (constant, no lags), as the rendered data.py uses it
-ADF_CRITICAL = -2.86
-
-
-def trend_note(series: Any) -> str:
-    """The forecaster's anchoring, from a unit-root check on the first 70 % of the series.
-
-    The rendered project repeats the check on its own training split and records the outcome in
-    ``outputs/preprocessing.json`` (``series.linear_path``).
-    """
-    import numpy as np
-
-    train = series[: max(3, int(len(series) * 0.7))]
-    level, change = train[:-1], np.diff(train)
-    design = np.column_stack([np.ones(len(level)), level])
-    coef, *_ = np.linalg.lstsq(design, change, rcond=None)
-    resid = change - design @ coef
-    cov = np.linalg.pinv(design.T @ design) * float(resid @ resid) / max(1, len(change) - 2)
-    t = float(coef[1] / max(float(np.sqrt(cov[1, 1])), 1e-12))
-    if t < ADF_CRITICAL:
+def anchoring_note(trend: Any) -> str:
+    """What the profile's stationarity check (``findings.trend``) means for a forecaster's linear
+    path; the rendered project repeats the check on its own training split and records its choice
+    in ``outputs/preprocessing.json`` (``series.linear_path``)."""
+    if trend.stationary:
         return (
-            f"trend check: stationary (Dickey-Fuller t {t:.2f} < {ADF_CRITICAL}): the linear "
-            "path reads the raw window and may revert to the mean"
+            f"trend check: stationary (Dickey-Fuller t {trend.df_stat:.2f}): the linear path "
+            "reads the raw window and may revert to the mean"
         )
     return (
-        f"trend check: trend or unit root (Dickey-Fuller t {t:.2f} >= {ADF_CRITICAL}): the "
-        "linear path reads the window minus its last value (anchored)"
+        f"trend check: trend or unit root (Dickey-Fuller t {trend.df_stat:.2f}): the linear "
+        "path reads the window minus its last value (anchored)"
     )
 
 
