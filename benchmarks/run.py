@@ -34,22 +34,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import baselines as bl  # noqa: E402
+from bundled_sets import DATASETS  # noqa: E402
 
-#: data set -> (source, prompt given to the offline architect)
-DATASETS: dict[str, tuple[str, str]] = {
-    "digits": ("sklearn:digits", "classify 8x8 images of handwritten digits"),
-    "breast_cancer": ("sklearn:breast_cancer", "predict whether a breast tumour is malignant"),
-    "wine": ("sklearn:wine", "classify the cultivar of a wine from its chemistry"),
-    "iris": ("sklearn:iris", "classify iris flowers into their species"),
-    "diabetes": ("sklearn:diabetes", "predict diabetes disease progression, a regression"),
-    "sunspots": ("statsmodels:sunspots", "forecast yearly sunspot activity 11 years ahead"),
-    "co2": ("statsmodels:co2", "forecast weekly CO2 concentration one year ahead"),
-    "elnino": (
-        "statsmodels:elnino",
-        "forecast monthly El Nino sea temperature a year ahead",
-    ),
-    "nile": ("statsmodels:nile", "forecast the yearly Nile river flow 5 years ahead"),
-}
 #: issue 4 item 8: floors mlflowctl must reach on the held-out test split
 FLOORS: dict[str, tuple[str, float]] = {
     "digits": ("test_accuracy", 0.97),

@@ -28,17 +28,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SETS = {
-    "wine": ("sklearn:wine", "classify the cultivar of a wine from its chemistry"),
-    "iris": ("sklearn:iris", "classify iris flowers into their species"),
-    "breast_cancer": ("sklearn:breast_cancer", "predict whether a breast tumour is malignant"),
-    "diabetes": ("sklearn:diabetes", "predict diabetes disease progression, a regression"),
-    "nile": ("statsmodels:nile", "forecast the yearly Nile river flow 3 years ahead"),
-    "digits": ("sklearn:digits", "classify 8x8 images of handwritten digits"),
-    "sunspots": ("statsmodels:sunspots", "forecast yearly sunspot activity 11 years ahead"),
-    "co2": ("statsmodels:co2", "forecast weekly CO2 concentration one year ahead"),
-    "elnino": ("statsmodels:elnino", "forecast the monthly El Nino sea surface temperature"),
-}
+sys.path.insert(0, str(HERE))
+
+from bundled_sets import DATASETS  # noqa: E402
+
 SECTION = "## 8. Hyper-parameter tuning: tuned vs default configuration (issue 16)"
 
 
@@ -64,7 +57,7 @@ def _metrics(build_dir: Path) -> dict[str, float]:
 
 
 def one(name: str, trials: int, max_epochs: int, work: Path) -> dict[str, Any]:
-    source, prompt = SETS[name]
+    source, prompt = DATASETS[name]
     row: dict[str, Any] = {"dataset": name, "source": source}
     base, tuned = work / name / "default", work / name / "tuned"
     base.mkdir(parents=True)
@@ -168,13 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--max-epochs", type=int, default=20)
-    parser.add_argument("--datasets", default=",".join(SETS))
+    parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--results", type=Path, default=None, help="write the section here")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(SETS))
+    unknown = sorted(set(names) - set(DATASETS))
     if unknown:
-        parser.error(f"--datasets: unknown {', '.join(unknown)}; known: {', '.join(SETS)}")
+        parser.error(f"--datasets: unknown {', '.join(unknown)}; known: {', '.join(DATASETS)}")
     command = "python benchmarks/tuning.py " + " ".join(argv if argv is not None else sys.argv[1:])
     res: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
