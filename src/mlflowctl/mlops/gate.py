@@ -82,7 +82,10 @@ def gate_decision(
             )
     if gate.threshold is not None and sign * (value - gate.threshold) < 0:
         return False, f"{metric} {value:.4g} misses the threshold {gate.threshold:.4g}"
-    beats = "" if baseline is None else f", beats baseline {baseline[0]} {baseline[1]:.4g}"
+    beats = ""
+    if baseline is not None:  # a tie passes when the margin is 0: say so, not "beats"
+        verb = "ties" if value == baseline[1] else "beats"
+        beats = f", {verb} baseline {baseline[0]} {baseline[1]:.4g}"
     if champion is None:
         return True, f"first version to pass the gate ({metric} {value:.4g}{beats})"
     gain = value - champion if gate.direction == "maximize" else champion - value
