@@ -44,21 +44,42 @@ def open_storage(url: str) -> Any:
     if scheme.startswith("postgresql"):
         kwargs = {"connect_args": {"connect_timeout": 10}}
         url = with_installed_driver(url)
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except ImportError as exc:
-        raise InvalidInputError(
+    for attempt in range(SCHEMA_RACE_TRIES):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except Exception as exc:
+            if attempt + 1 < SCHEMA_RACE_TRIES and _schema_race(exc):
+                time.sleep(0.5 * (attempt + 1))  # another worker is creating the tables
+                continue
+            raise _storage_error(exc, scheme) from None
+    raise AssertionError("unreachable")
+
+
+#: opening attempts when several workers create an empty database's tables at once
+SCHEMA_RACE_TRIES = 5
+
+
+def _schema_race(exc: BaseException) -> bool:
+    """Optuna's CREATE TABLEs lost to a concurrent process's (PostgreSQL: a unique violation on
+    ``pg_type``, or "already exists"): opening again finds the tables there."""
+    text = f"{type(exc).__name__} {exc}"
+    return "IntegrityError" in text or "UniqueViolation" in text or "already exists" in text
+
+
+def _storage_error(exc: BaseException, scheme: str) -> Exception:
+    """Why an RDB storage could not be opened, as the error the CLI reports."""
+    if isinstance(exc, ImportError):
+        return InvalidInputError(
             f"no database driver for {scheme}: {exc}",
             hint="install a driver: pip install 'mlflowctl[team]' (psycopg) or psycopg2-binary",
             location="--storage",
-        ) from None
-    except Exception as exc:  # sqlalchemy's OperationalError and kin
-        first = str(exc).splitlines()[0][:300]
-        raise TrackingUnavailableError(
-            f"cannot reach the study storage: {first}",
-            hint="check the URL and that the database answers",
-            location="--storage",
-        ) from None
+        )
+    first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    return TrackingUnavailableError(  # sqlalchemy's OperationalError and kin
+        f"cannot reach the study storage: {first}",
+        hint="check the URL and that the database answers",
+        location="--storage",
+    )
 
 
 def with_installed_driver(url: str) -> str:
