@@ -112,6 +112,25 @@ def _wants_json(argv: list[str]) -> bool:
     return "--json" in argv
 
 
+def _usage_error(exc: BaseException) -> dict[str, Any]:
+    """Click's usage error as the ``--json`` error object (kind ``usage``, exit 2): the flag or
+    argument it names is the location."""
+    param = getattr(exc, "param", None)
+    location = getattr(exc, "param_hint", None) or (param.opts[0] if param is not None else None)
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "mlflowctl"
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    return {
+        "error": "usage",
+        "message": message,
+        "hint": f"see `{where} --help`",
+        "phase": None,
+        "location": location if isinstance(location, str) else None,
+        "exit_code": int(getattr(exc, "exit_code", 2)),
+        "details": {},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -130,6 +149,8 @@ def _dispatch(command: Any, args: list[str]) -> int:
     except _CLICK_EXIT as exc:
         return int(getattr(exc, "exit_code", 0))
     except _CLICK_ERROR as exc:
+        if _wants_json(args):  # a usage error is an object too under --json
+            console.print_json(_usage_error(exc))
         exc.show()  # type: ignore[attr-defined]
         return int(getattr(exc, "exit_code", 2))
     except _CLICK_ABORT:
