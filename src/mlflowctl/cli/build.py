@@ -15,6 +15,7 @@ import typer
 from mlflowctl import console
 from mlflowctl.cli.options import (
     AccumulateOpt,
+    AllowBaselineOpt,
     DevicesOpt,
     NumNodesOpt,
     StrategyOpt,
@@ -88,6 +89,7 @@ def build(
         bool, typer.Option("--no-track", help="Train without MLflow tracking or registration.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    allow_baseline: AllowBaselineOpt = False,
 ) -> None:
     """Render a blueprint into a standalone Lightning project and train it."""
     from mlflowctl.errors import InvalidInputError
@@ -174,7 +176,7 @@ def build(
             f"build: trained {run.epochs_completed} epochs in {run.wall_time_s:.1f}s: {shown}"
         )
         if track:
-            version = flow.register_and_gate(bp, outcome)
+            version = flow.register_and_gate(bp, outcome, allow_baseline=allow_baseline)
             aliases = ", ".join(f"@{a}" for a in version.aliases) or "no alias"
             console.status(
                 f"build: registered {version.name} version {version.version} ({aliases}): "

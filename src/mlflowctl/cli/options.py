@@ -33,3 +33,13 @@ AccumulateOpt = Annotated[
     int | None,
     typer.Option("--accumulate", help="Batches per optimizer step [default: the blueprint's]."),
 ]
+
+#: ``build`` and ``run``: the best classical baseline may become champion in the network's place
+AllowBaselineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-baseline-champion",
+        help="When the network loses the gate to the best classical baseline, register that "
+        "baseline (same preprocessing, same output columns) and gate it in the network's place.",
+    ),
+]

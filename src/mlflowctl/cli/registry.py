@@ -81,7 +81,7 @@ def show(
         return
     rows = [
         (
-            v["version"],
+            f"{v['version']} (baseline {v['baseline']})" if v.get("baseline") else v["version"],
             _aliases(v["aliases"]),
             " ".join(f"{k}={val:.4g}" for k, val in v["metrics"].items()),
             v["previous_champion"] or "",

@@ -10,6 +10,7 @@ import typer
 from mlflowctl import console
 from mlflowctl.cli.options import (
     AccumulateOpt,
+    AllowBaselineOpt,
     DevicesOpt,
     NumNodesOpt,
     StrategyOpt,
@@ -65,6 +66,7 @@ def run(
         bool,
         typer.Option("--force", help="Start a new pipeline in a workdir that holds an old one."),
     ] = False,
+    allow_baseline: AllowBaselineOpt = False,
     assume: Annotated[
         bool,
         typer.Option(
@@ -153,6 +155,7 @@ def run(
                 max_epochs=max_epochs,
                 accelerator=None if accelerator == "auto" else accelerator,
                 agents_dir=str(settings.agents_dir) if settings.agents_dir else None,
+                allow_baseline_champion=allow_baseline or None,  # the flag may add it, not drop it
             )
         else:
             if not prompt or not prompt.strip():
@@ -193,6 +196,7 @@ def run(
                 root=settings.cwd,
                 tune=tune_knobs,
                 scale=scale,
+                allow_baseline_champion=allow_baseline,
             )
             opts.pipeline_id = pipeline_id_for(opts)  # one id: the default workdir and the journal
             opts.workdir = workdir if workdir is not None else Path("runs") / opts.pipeline_id

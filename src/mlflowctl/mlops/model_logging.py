@@ -103,9 +103,7 @@ def log_pickle_free_model(
     names the columns and types (docs/CONTRACTS.md "The logged model"); a project trained before
     that file existed logs the tensor-in, tensor-out model.
     """
-    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
     from mlflow.models import infer_signature
-    from mlflow.pyfunc import save_model
 
     for needed in (root / "model.py", root / "config.yaml", weights):
         if not needed.is_file():
@@ -125,9 +123,34 @@ def log_pickle_free_model(
         from mlflow.models import ModelSignature
 
         signature = ModelSignature(inputs=None, outputs=signature.outputs)
+    return _upload(
+        client,
+        experiment_id,
+        run_id,
+        ("model", "pytorch-pyfunc", PIP_REQUIREMENTS),
+        artifacts,
+        (example, signature),
+    )
+
+
+def _upload(
+    client: Any,
+    experiment_id: str,
+    run_id: str,
+    what: tuple[str, str, list[str]],
+    artifacts: dict[str, str],
+    described: tuple[Any, Any],
+) -> str:
+    """Save the pyfunc (``pyfunc_model.py`` + ``artifacts``) locally and upload it as a READY
+    LoggedModel of ``run_id`` named ``what[0]``; returns ``models:/<id>``."""
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+    from mlflow.pyfunc import save_model
+
+    name, model_type, requirements = what
+    example, signature = described
     code = Path(__file__).with_name("pyfunc_model.py")
     logged = client.create_logged_model(
-        experiment_id, name="model", source_run_id=run_id, model_type="pytorch-pyfunc"
+        experiment_id, name=name, source_run_id=run_id, model_type=model_type
     )
     try:
         with tempfile.TemporaryDirectory(prefix="mlflowctl-model-") as tmp:
@@ -138,7 +161,7 @@ def log_pickle_free_model(
                 artifacts=artifacts,
                 signature=signature,
                 input_example=example,
-                pip_requirements=PIP_REQUIREMENTS,
+                pip_requirements=requirements,
             )
             client.log_model_artifacts(logged.model_id, str(local))
     except BaseException:
@@ -147,6 +170,93 @@ def log_pickle_free_model(
     client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
     client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
     return f"models:/{logged.model_id}"
+
+
+def baseline_digest(folder: Path) -> str:
+    """sha256 over a baseline's fitted content (``baseline.json``, then ``model.skops`` if any):
+    ``registry verify`` recomputes it, and a retrain fitting the same baseline ties the champion.
+    A skops file is a zip whose member names, object ids and timestamps change with every dump
+    of the same estimator, so it is hashed canonically: its schema with ids renumbered in
+    document order and each array file replaced by the hash of its bytes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    if (folder / "baseline.json").is_file():
+        h.update((folder / "baseline.json").read_bytes())
+    if (folder / "model.skops").is_file():
+        h.update(_skops_canonical(folder / "model.skops"))
+    return h.hexdigest()
+
+
+def _skops_canonical(path: Path) -> bytes:
+    import hashlib
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        files = {n: hashlib.sha256(z.read(n)).hexdigest() for n in z.namelist()}
+        schema = json.loads(z.read("schema.json"))
+    ids: dict[Any, int] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__":
+                    value = ids.setdefault(value, len(ids))
+                elif key == "file" and isinstance(value, str) and value in files:
+                    value = files[value]
+                out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return json.dumps(walk(schema), sort_keys=True).encode()
+
+
+BASELINE_REQUIREMENTS = ["mlflow", "scikit-learn", "skops", "numpy", "pandas", "pyyaml"]
+
+
+def baseline_artifacts(root: Path) -> dict[str, str] | None:
+    """What a registered baseline carries (``outputs/baseline/`` of the build, its
+    ``baselines.py`` and the fitted preprocessing), or None when the build saved none."""
+    folder, out = root / "outputs" / "baseline", root / "outputs"
+    needed = [folder / "baseline.json", root / "baselines.py", root / "preprocessing.py"]
+    needed += [out / "preprocessing.json", root / "config.yaml"]
+    if not all(path.is_file() for path in needed):
+        return None
+    artifacts = {  # config.yaml: what predict/serve/monitor read about any mlflowctl model
+        "config": str(root / "config.yaml"),
+        "baseline": str(folder / "baseline.json"),
+        "baselines_py": str(root / "baselines.py"),
+        "preprocessing_py": str(root / "preprocessing.py"),
+        "preprocessing": str(out / "preprocessing.json"),
+    }
+    if (folder / "model.skops").is_file():
+        artifacts["baseline_model"] = str(folder / "model.skops")
+    if (out / "reference_profile.json").is_file():  # `mlflowctl monitor` compares with it
+        artifacts["reference_profile"] = str(out / "reference_profile.json")
+    return artifacts
+
+
+def log_baseline_model(
+    client: Any, experiment_id: str, run_id: str, root: Path, artifacts: dict[str, str]
+) -> str:
+    """Log the build's saved best baseline as a second model of its run (``baseline-model``):
+    raw rows in, the network's output columns out. Returns ``models:/<id>``."""
+    from mlflow.models import ModelSignature, infer_signature
+
+    from mlflowctl.mlops.pyfunc_model import BaselinePredictor
+
+    example = raw_input_example(root)
+    prediction = BaselinePredictor(artifacts).predict(example)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = infer_signature(example, prediction)
+    if _kind(artifacts) == "image":
+        signature = ModelSignature(inputs=None, outputs=signature.outputs)
+    what = ("baseline-model", "sklearn-pyfunc", BASELINE_REQUIREMENTS)
+    return _upload(client, experiment_id, run_id, what, artifacts, (example, signature))
 
 
 def described_example(root: Path, artifacts: dict[str, str]) -> tuple[Any, Any]:

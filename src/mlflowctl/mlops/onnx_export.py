@@ -102,6 +102,13 @@ def load_network(model: LoadedModel) -> Any:
     from safetensors.torch import load_file
 
     code, weights = artifact_path(model, "model_py"), artifact_path(model, "weights")
+    if artifact_path(model, "baseline") is not None:
+        raise InvalidInputError(
+            f"{model.ref.text} is a classical baseline registered in the network's place "
+            "(--allow-baseline-champion); ONNX export covers the trained networks",
+            hint="serve or predict it with mlflowctl, or export a network version",
+            location="MODEL",
+        )
     if code is None or weights is None:
         raise InvalidInputError(
             f"{model.ref.text} has no model.py/weights artifacts",

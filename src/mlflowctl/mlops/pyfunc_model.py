@@ -64,11 +64,57 @@ class ProjectPredictor:
         return self.prep.decode(self.raw_outputs(self.prep.transform(model_input)), model_input)
 
 
+class BaselinePredictor:
+    """The build's best classical baseline in the network's place (``--allow-baseline-champion``):
+    the project's ``baselines.py`` replays it behind the same fitted preprocessing, and the
+    output has the network's columns. No torch; scikit-learn estimators load through skops."""
+
+    def __init__(self, artifacts: dict[str, str]) -> None:
+        import numpy as np
+
+        self.np = np
+        self.base = _import(f"mlflowctl_baselines_{id(self)}", artifacts["baselines_py"])
+        model_path = artifacts.get("baseline_model")
+        self.doc, self.fitted = self.base.load_baseline(
+            Path(artifacts["baseline"]), Path(model_path) if model_path else None
+        )
+        spec = json.loads(Path(artifacts["preprocessing"]).read_text(encoding="utf-8"))
+        if spec.get("decision"):  # the baseline's own threshold, tuned on validation like the net's
+            threshold = self.doc.get("threshold")
+            spec["decision"] = (
+                None if threshold is None else {**spec["decision"], "threshold": threshold}
+            )
+        prep_module = _import(f"mlflowctl_preprocessing_{id(self)}", artifacts["preprocessing_py"])
+        self.prep = prep_module.Preprocessor(spec)
+
+    def predict(self, model_input: Any) -> Any:
+        np, spec, task = self.np, self.prep.spec, self.prep.task
+        if self.prep.kind == "series":
+            s = spec["series"]
+            values = self.base.forecast_baseline(
+                self.doc, self.fitted, self.prep.history(model_input)
+            )
+            return self.prep.decode(((values - s["mean"]) / s["std"])[None, :], model_input)
+        x = self.prep.transform(model_input)
+        n_classes = len(spec["target"].get("classes") or []) if task == "classification" else 0
+        out = self.base.predict_baseline(task, self.fitted, x, n_classes)
+        if task == "classification":  # probabilities; decode takes logits (softmax of log p = p)
+            return self.prep.decode(np.log(np.clip(out, 1e-300, None)), model_input)
+        t = spec["target"]
+        return self.prep.decode(((out - t["mean"]) / t["std"])[:, None], model_input)
+
+
+def predictor(artifacts: dict[str, str]) -> Any:
+    """The logged model's predictor: the trained network, or the baseline in its place."""
+    return BaselinePredictor(artifacts) if "baseline" in artifacts else ProjectPredictor(artifacts)
+
+
 class RenderedProjectModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
-    """``build_model(cfg)`` + safetensors weights behind the project's fitted preprocessing."""
+    """``build_model(cfg)`` + safetensors weights (or the registered baseline) behind the
+    project's fitted preprocessing."""
 
     def load_context(self, context: Any) -> None:
-        self._predictor = ProjectPredictor(dict(context.artifacts))
+        self._predictor = predictor(dict(context.artifacts))
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None

@@ -23,7 +23,7 @@ def verify(tracking_uri: str, name: str, version: int | None = None) -> dict[str
     """Download the version's weights, recompute sha256, compare with its tag (exit 7 if not)."""
     import mlflow.artifacts
 
-    from mlflowctl.mlops.model_logging import weights_artifact_uri
+    from mlflowctl.mlops.model_logging import baseline_digest, weights_artifact_uri
     from mlflowctl.train.checkpoints import sha256_file
 
     c = client(tracking_uri)
@@ -47,10 +47,19 @@ def verify(tracking_uri: str, name: str, version: int | None = None) -> dict[str
             location=name,
         )
     with tempfile.TemporaryDirectory(prefix="mlflowctl-verify-") as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=weights_artifact_uri(c, model_id), dst_path=tmp, tracking_uri=tracking_uri
-        )
-        actual = sha256_file(Path(local))
+        if mv.tags.get("mlflowctl.kind") == "baseline":  # its fitted files, not weights
+            folder = weights_artifact_uri(c, model_id).rsplit("/", 1)[0]
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=folder, dst_path=tmp, tracking_uri=tracking_uri
+            )
+            actual = baseline_digest(Path(local))
+        else:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=weights_artifact_uri(c, model_id),
+                dst_path=tmp,
+                tracking_uri=tracking_uri,
+            )
+            actual = sha256_file(Path(local))
     if actual != expected:
         raise RegistryConflictError(
             f"weights of {name} v{mv.version} do not match: tag {expected}, artifact {actual}",
@@ -83,6 +92,7 @@ def show(tracking_uri: str, name: str) -> dict[str, Any]:
             "metrics": {k[7:]: float(v) for k, v in t.items() if k.startswith("metric.")},
             "previous_champion": t.get(TAG_PREV), "promoted_at": t.get("promoted_at"),
             "promotion_reason": t.get("promotion_reason") or t.get("gate_result"),
+            "baseline": t.get("baseline_name") if t.get("mlflowctl.kind") == "baseline" else None,
         })  # fmt: skip
     aliases = {a: int(v) for a, v in (rm.aliases or {}).items()}
     # search_model_versions does not fill aliases on every store: take them from the model

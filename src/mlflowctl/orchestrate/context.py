@@ -50,6 +50,8 @@ class PipelineOptions:
     tune: dict[str, Any] | None = None
     #: ``run --devices/--num-nodes/--strategy/--accumulate`` (None: the blueprint's)
     scale: dict[str, Any] | None = None
+    #: ``run --allow-baseline-champion``: the best baseline may stand in for a losing network
+    allow_baseline_champion: bool = False
 
 
 class PipelineContext(Protocol):

@@ -244,12 +244,15 @@ def phase_promote(p: Pipeline) -> dict[str, Any]:
     outcome = _outcome(p)
     reg = p.journal.phases["register"].outputs
     registry = bp.approach(outcome.project.approach).infrastructure.registry
-    mv = apply_gate(
-        outcome.tracking_uri or tracking_uri_of(p),
-        registry,
-        int(reg["model_version"]),
-        build_id=outcome.build_id or "",
-    )
+    uri = outcome.tracking_uri or tracking_uri_of(p)
+    mv = apply_gate(uri, registry, int(reg["model_version"]), build_id=outcome.build_id or "")
+    if not mv.promoted and p.opts.allow_baseline_champion:
+        from mlflowctl.mlops.baseline_champion import offer_baseline
+
+        assert outcome.run is not None and outcome.run_id
+        mv = offer_baseline(
+            uri, outcome.run_id, outcome.run, registry, build_id=outcome.build_id or "", lost=mv
+        )
     summary = {
         "model_name": mv.name,
         "model_version": mv.version,
@@ -259,6 +262,19 @@ def phase_promote(p: Pipeline) -> dict[str, Any]:
         "previous_champion": mv.previous_champion,
         "outcome": "promoted" if mv.promoted else "gate_failed",
     }
+    if mv.version != int(reg["model_version"]):  # the baseline registered in the network's place
+        assert outcome.run is not None
+        doc = json.loads((build_dir(p) / "outputs" / "metrics.json").read_text(encoding="utf-8"))
+        name = str(doc.get("baseline_best"))
+        prefix = f"baseline.{name}."
+        summary["stand_in"] = {
+            "baseline": name,
+            "metrics": {
+                k[len(prefix) :]: float(v)
+                for k, v in outcome.run.metrics.items()
+                if k.startswith(prefix + "test_")
+            },
+        }
     _write_report(p, bp, summary)
     if not mv.promoted and settings_of(p).orchestrator.fail_on_gate:
         p.state["exit_code"] = GateFailedError.exit_code
@@ -292,13 +308,11 @@ def _write_report(p: Pipeline, bp: Blueprint, summary: dict[str, Any]) -> None:
         "",
         f"- prompt: {p.journal.prompt}",
         f"- blueprint: `{bp.provenance.blueprint_id}` ({BLUEPRINT_FILE})",
-        f"- approach: `{summary.get('model_name')}` version {summary['model_version']}",
+        f"- model: `{summary.get('model_name')}` version {summary['model_version']} "
+        f"(approach `{p.opts.approach or bp.recommended.approach}`)",
         f"- aliases: {', '.join('@' + a for a in summary['aliases']) or '(none)'}",
         f"- promoted: {summary['promoted']} ({summary['promotion_reason']})",
-        "",
-        "| metric | value |",
-        "| --- | --- |",
-        *(f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())),
+        *_metric_table(metrics, summary.get("stand_in")),
         "",
         *(
             f"![{png.stem.replace('_', ' ')}]({BUILD_DIR}/outputs/plots/{png.name})"
@@ -313,6 +327,25 @@ def _write_report(p: Pipeline, bp: Blueprint, summary: dict[str, Any]) -> None:
     if parent:
         end_parent_run(tracking_uri_of(p), str(parent), report_md=report_md, report=report)
     p.state["report"] = json.dumps(report)
+
+
+def _metric_table(metrics: dict[str, float], stand_in: dict[str, Any] | None) -> list[str]:
+    """The network's test metrics; beside them the baseline's when it stands in for the net."""
+    if not stand_in:
+        rows = [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())]
+        return ["", "| metric | value |", "| --- | --- |", *rows, ""]
+    name, theirs = stand_in["baseline"], stand_in["metrics"]
+    rows = [
+        f"| {k} | {metrics[k]:.4f} | {theirs.get(k, float('nan')):.4f} |" for k in sorted(metrics)
+    ]
+    return [
+        f"- this version is the classical baseline `{name}` (--allow-baseline-champion)",
+        "",
+        f"| metric | network | baseline {name} |",
+        "| --- | --- | --- |",
+        *rows,
+        "",
+    ]
 
 
 #: the pipeline looks its phases up here (no lookup by name, no import back into the pipeline)

@@ -16,12 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflowctl import __version__
-from mlflowctl.errors import (
-    InterruptedRunError,
-    InvalidInputError,
-    MlflowctlError,
-    WorkspaceError,
-)
+from mlflowctl.errors import InterruptedRunError, InvalidInputError, MlflowctlError, WorkspaceError
 from mlflowctl.orchestrate.context import (
     ALL_PHASES,
     PHASE_OWNER,
@@ -191,6 +186,7 @@ class Pipeline:
             root=Path(data.get("root") or Path.cwd()),
             tune=data.get("tune"),
             scale=data.get("scale"),
+            allow_baseline_champion=bool(data.get("allow_baseline_champion", False)),
         )
         journal.status = "running"
         journal.exit_code = None
@@ -397,4 +393,5 @@ def _options_dict(opts: PipelineOptions) -> dict[str, Any]:
         "root": str(opts.root.resolve()),
         "tune": opts.tune,
         "scale": opts.scale,
+        "allow_baseline_champion": opts.allow_baseline_champion,
     }

@@ -298,8 +298,12 @@ def _closing(tracker: Tracker) -> Iterator[None]:
     tracker.__exit__(None, None, None)
 
 
-def register_and_gate(blueprint: Blueprint, outcome: BuildOutcome) -> ModelVersion:
-    """Register the logged model as ``@challenger``; the blueprint's gate decides ``@champion``."""
+def register_and_gate(
+    blueprint: Blueprint, outcome: BuildOutcome, *, allow_baseline: bool = False
+) -> ModelVersion:
+    """Register the logged model as ``@challenger``; the blueprint's gate decides ``@champion``.
+    With ``allow_baseline`` (``--allow-baseline-champion``), a network that loses to the best
+    classical baseline has that baseline registered and gated in its place."""
     from mlflowctl.mlops.registry import register
     from mlflowctl.mlops.store import tracking_unavailable
 
@@ -309,4 +313,15 @@ def register_and_gate(blueprint: Blueprint, outcome: BuildOutcome) -> ModelVersi
         outcome.version = register(
             outcome.tracking_uri, outcome.run_id, outcome.run, registry, build_id=outcome.build_id
         )
+        if allow_baseline and not outcome.version.promoted:
+            from mlflowctl.mlops.baseline_champion import offer_baseline
+
+            outcome.version = offer_baseline(
+                outcome.tracking_uri,
+                outcome.run_id,
+                outcome.run,
+                registry,
+                build_id=outcome.build_id,
+                lost=outcome.version,
+            )
     return outcome.version

@@ -89,6 +89,7 @@ class EngineerPolicy(_Policy):
         "pandas",
         "matplotlib",
         "safetensors",
+        "skops",
     )
 
 

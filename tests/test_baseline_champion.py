@@ -1,0 +1,125 @@
+"""``--allow-baseline-champion``: when the network loses the gate to the best classical baseline,
+that baseline is registered in its place and serves raw rows like the network (issue 14, item 7).
+
+Driven through the installed CLI: ``run`` and ``build`` with the flag, then ``predict``,
+``forecast``, ``registry show``/``verify`` and ``export`` on what was registered.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def _seasonal_csv(path: Path, n: int = 240) -> Path:
+    """A monthly series that repeats exactly every 12 months: seasonal naive forecasts it with
+    zero error, so no network trained for one epoch can beat it on validation."""
+    rows = ["month,sales"]
+    for t in range(n):
+        value = 10 + 5 * math.sin(2 * math.pi * t / 12) + 2 * math.cos(2 * math.pi * t / 6)
+        rows.append(f"{2000 + t // 12}-{t % 12 + 1:02d}-01,{value:.6f}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_run_registers_the_winning_baseline_and_it_predicts_raw_rows(tmp_path: Path) -> None:
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    prompt = "classify tumours as malignant or benign"
+    args = ["run", prompt, "--data", "sklearn:breast_cancer", "--max-epochs", "1", "--json"]
+    proc = run_cli(tmp_path, *args, "--workdir", "wd", "--allow-baseline-champion")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    reason = summary["promotion_reason"]
+    assert summary["promoted"] and summary["aliases"] == ["champion"], reason
+    assert "< baseline logistic_regression" in reason  # why the network lost, with both figures
+    assert "registered as v2 and promoted" in reason
+    name = summary["model_name"]
+    report = (tmp_path / "wd" / "report.md").read_text(encoding="utf-8")
+    assert "| metric | network | baseline logistic_regression |" in report
+
+    # raw rows in, the network's output columns out: the baseline is as usable as the net
+    data = load_breast_cancer(as_frame=True)
+    rows = data.frame.drop(columns=["target"]).iloc[::20]
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    pred = run_cli(tmp_path, "predict", f"{name}@champion", "--input", "rows.csv", "--json")
+    assert pred.returncode == 0, pred.stderr[-2000:]
+    out = json.loads(pred.stdout)
+    labels = [r["prediction"] for r in out["predictions"]]
+    truth = data.target_names[data.target.iloc[::20].to_numpy()]
+    assert float(np.mean(np.asarray(labels) == truth)) >= 0.9
+    assert {"proba_malignant", "proba_benign"} <= set(out["predictions"][0])
+
+    shown = run_cli(tmp_path, "registry", "show", name, "--json")
+    versions = json.loads(shown.stdout)["versions"]
+    assert [v["baseline"] for v in versions] == [None, "logistic_regression"]
+    verified = run_cli(tmp_path, "registry", "verify", name)
+    assert verified.returncode == 0, verified.stderr[-2000:]
+    exported = run_cli(tmp_path, "export", f"{name}@champion", "--out", "ex", "--json")
+    assert exported.returncode == 2
+    assert "classical baseline" in json.loads(exported.stdout)["message"]
+
+
+@pytest.mark.slow
+def test_build_lets_seasonal_naive_stand_in_and_forecast(tmp_path: Path) -> None:
+    csv = _seasonal_csv(tmp_path / "sales.csv")
+    design = run_cli(
+        tmp_path, "design", "forecast monthly sales 6 months ahead", "--data", "sales.csv",
+        "--output", "bp.yaml",
+    )  # fmt: skip
+    assert design.returncode == 0, design.stderr[-2000:]
+    build = ["build", "bp.yaml", "--data", "sales.csv", "--max-epochs", "1", "--json"]
+    without = run_cli(tmp_path, *build, "--out", "b0")
+    assert without.returncode == 8, without.stderr[-2000:]  # the network alone loses the gate
+    proc = run_cli(tmp_path, *build, "--out", "b1", "--allow-baseline-champion")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert (
+        summary["promoted"] and "baseline seasonal_naive registered" in summary["promotion_reason"]
+    )
+    name = summary["model_name"]
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "history.csv").write_text("\n".join(lines[:229]) + "\n", encoding="utf-8")
+    fc = run_cli(
+        tmp_path, "forecast", f"{name}@champion", "--input", "history.csv", "--horizon", "6",
+        "--json",
+    )  # fmt: skip
+    assert fc.returncode == 0, fc.stderr[-2000:]
+    got = [row["forecast"] for row in json.loads(fc.stdout)["predictions"]]
+    want = [float(line.split(",")[1]) for line in lines[229:235]]
+    assert got == pytest.approx(want, abs=1e-6)
+    # the same baseline fitted again ties the champion: "already champion", exit 0, not 8
+    again = run_cli(tmp_path, *build, "--out", "b2", "--allow-baseline-champion")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "already champion" in json.loads(again.stdout)["promotion_reason"]
+
+
+def test_the_same_fitted_estimator_has_one_digest_across_dumps(tmp_path: Path) -> None:
+    """skops names array files by object id and stamps the time: the registry digest reads
+    through that, so a retrain fitting the same baseline ties the champion ("already champion")
+    while a different fit does not."""
+    import skops.io
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from mlflowctl.mlops.model_logging import baseline_digest
+
+    x, y = load_iris(return_X_y=True)
+    digests = []
+    for i, c in enumerate([1.0, 1.0, 0.5]):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        (folder / "baseline.json").write_text('{"name": "logistic_regression"}')
+        skops.io.dump(LogisticRegression(C=c, max_iter=2000).fit(x, y), folder / "model.skops")
+        digests.append(baseline_digest(folder))
+    assert (tmp_path / "0" / "model.skops").read_bytes() != (
+        tmp_path / "1" / "model.skops"
+    ).read_bytes()
+    assert digests[0] == digests[1] != digests[2]
