@@ -60,11 +60,6 @@ def test_run_registers_the_winning_baseline_and_it_predicts_raw_rows(tmp_path: P
     shown = run_cli(tmp_path, "registry", "show", name, "--json")
     versions = json.loads(shown.stdout)["versions"]
     assert [v["baseline"] for v in versions] == [None, "logistic_regression"]
-    verified = run_cli(tmp_path, "registry", "verify", name)
-    assert verified.returncode == 0, verified.stderr[-2000:]
-    exported = run_cli(tmp_path, "export", f"{name}@champion", "--out", "ex", "--json")
-    assert exported.returncode == 2
-    assert "classical baseline" in json.loads(exported.stdout)["message"]
 
 
 @pytest.mark.slow
@@ -95,6 +90,11 @@ def test_build_lets_seasonal_naive_stand_in_and_forecast(tmp_path: Path) -> None
     got = [row["forecast"] for row in json.loads(fc.stdout)["predictions"]]
     want = [float(line.split(",")[1]) for line in lines[229:235]]
     assert got == pytest.approx(want, abs=1e-6)
+    verified = run_cli(tmp_path, "registry", "verify", name)  # the digest of its fitted files
+    assert verified.returncode == 0, verified.stderr[-2000:]
+    exported = run_cli(tmp_path, "export", f"{name}@champion", "--out", "ex", "--json")
+    assert exported.returncode == 2
+    assert "classical baseline" in json.loads(exported.stdout)["message"]
     # the same baseline fitted again ties the champion: "already champion", exit 0, not 8
     again = run_cli(tmp_path, *build, "--out", "b2", "--allow-baseline-champion")
     assert again.returncode == 0, again.stderr[-2000:]
@@ -123,3 +123,43 @@ def test_the_same_fitted_estimator_has_one_digest_across_dumps(tmp_path: Path) -
         tmp_path / "1" / "model.skops"
     ).read_bytes()
     assert digests[0] == digests[1] != digests[2]
+
+
+def test_climatology_stands_in_and_finds_the_season_from_the_dates(tmp_path: Path) -> None:
+    """Climatology (each month's mean) beats the one-epoch network on a noisy seasonal series; in
+    the network's place it forecasts from a short history whose dates say where the year is."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    months = 360
+    season = 5 * np.sin(2 * np.pi * np.arange(12) / 12) + 2 * np.cos(2 * np.pi * np.arange(12) / 3)
+    values = 20 + season[np.arange(months) % 12] + rng.normal(0, 1.5, months)
+    rows = ["month,level"] + [
+        f"{1990 + t // 12}-{t % 12 + 1:02d}-01,{v:.6f}" for t, v in enumerate(values)
+    ]
+    (tmp_path / "levels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    design = run_cli(
+        tmp_path, "design", "forecast the monthly level 6 months ahead", "--data", "levels.csv",
+        "--output", "bp.yaml",
+    )  # fmt: skip
+    assert design.returncode == 0, design.stderr[-2000:]
+    proc = run_cli(
+        tmp_path, "build", "bp.yaml", "--data", "levels.csv", "--max-epochs", "1", "--out", "b",
+        "--allow-baseline-champion", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    if "baseline climatology registered" not in summary["promotion_reason"]:
+        pytest.fail(f"climatology did not win validation: {summary['promotion_reason']}")
+    saved = json.loads((tmp_path / "b" / "outputs" / "baseline" / "baseline.json").read_text())
+    fit_end = int(saved["state"]["fit_end"])
+    month_means = [float(values[:fit_end][np.arange(fit_end) % 12 == m].mean()) for m in range(12)]
+    # the last 40 rows only: the season of the next step comes from the last date, not the length
+    (tmp_path / "recent.csv").write_text("\n".join([rows[0], *rows[-40:]]) + "\n", "utf-8")
+    fc = run_cli(
+        tmp_path, "forecast", f"{summary['model_name']}@champion", "--input", "recent.csv",
+        "--horizon", "6", "--json",
+    )  # fmt: skip
+    assert fc.returncode == 0, fc.stderr[-2000:]
+    got = [row["forecast"] for row in json.loads(fc.stdout)["predictions"]]
+    assert got == pytest.approx([month_means[(months + k) % 12] for k in range(6)], abs=1e-6)

@@ -287,6 +287,8 @@ def test_quick_benchmark_on_one_set_reports_who_is_ahead_and_the_champion(tmp_pa
     assert row["ours"] is not None and row["best_value"] is not None
     assert row["ahead"] is (row["ours"] < row["best_value"])
     assert row["champion"] == "model" or row["champion"].startswith("baseline ")
+    # what build --allow-baseline-champion registered agrees with the validation-side choice
+    assert row["registered"] == row["champion"], row["notes"]
     table = (tmp_path / "quality.md").read_text()
-    assert "| model ahead | champion (on validation) |" in table
+    assert "| model ahead | registered @champion | its test value |" in table
     assert "| nile | test_mase |" in table

@@ -91,9 +91,12 @@ class BaselinePredictor:
         np, spec, task = self.np, self.prep.spec, self.prep.task
         if self.prep.kind == "series":
             s = spec["series"]
-            values = self.base.forecast_baseline(
-                self.doc, self.fitted, self.prep.history(model_input)
-            )
+            last = s.get("last_time")
+            if isinstance(model_input, pd.DataFrame) and s.get("time_column") in model_input:
+                last = pd.to_datetime(model_input[s["time_column"]]).max()
+            origin = self.base.origin_of(self.doc, last, s.get("frequency"))
+            history = self.prep.history(model_input)
+            values = self.base.forecast_baseline(self.doc, self.fitted, history, origin)
             return self.prep.decode(((values - s["mean"]) / s["std"])[None, :], model_input)
         x = self.prep.transform(model_input)
         n_classes = len(spec["target"].get("classes") or []) if task == "classification" else 0
