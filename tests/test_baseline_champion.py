@@ -163,3 +163,29 @@ def test_climatology_stands_in_and_finds_the_season_from_the_dates(tmp_path: Pat
     assert fc.returncode == 0, fc.stderr[-2000:]
     got = [row["forecast"] for row in json.loads(fc.stdout)["predictions"]]
     assert got == pytest.approx([month_means[(months + k) % 12] for k in range(6)], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_tune_lets_the_baseline_stand_in_for_the_tuned_network(tmp_path: Path) -> None:
+    """``tune --allow-baseline-champion``: the best trial's retrained network loses to seasonal
+    naive on an exactly seasonal series, so the baseline is registered and promoted instead."""
+    _seasonal_csv(tmp_path / "sales.csv")
+    design = run_cli(
+        tmp_path, "design", "forecast monthly sales 6 months ahead", "--data", "sales.csv",
+        "--output", "bp.yaml",
+    )  # fmt: skip
+    assert design.returncode == 0, design.stderr[-2000:]
+    tune = ["tune", "bp.yaml", "--data", "sales.csv", "--trials", "2", "--max-epochs", "1"]
+    lost = run_cli(tmp_path, *tune, "--out", "t0", "--json", timeout=600)
+    assert lost.returncode == 8, lost.stderr[-3000:]  # the gate refused the tuned network
+    assert (
+        "< baseline" in json.loads(lost.stdout)["promotion_reason"]
+        or "> baseline" in (json.loads(lost.stdout)["promotion_reason"])
+    )
+    proc = run_cli(
+        tmp_path, *tune, "--out", "t1", "--allow-baseline-champion", "--json", timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert "baseline seasonal_naive registered" in summary["promotion_reason"]
+    assert summary["aliases"] == ["champion"]

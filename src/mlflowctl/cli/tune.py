@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from mlflowctl import console
-from mlflowctl.cli.options import TrackingUriOpt
+from mlflowctl.cli.options import AllowBaselineOpt, TrackingUriOpt
 
 
 def tune(
@@ -57,6 +57,7 @@ def tune(
     pruner: Annotated[str, typer.Option("--pruner", help="median, hyperband or none.")] = "median",
     tracking_uri: TrackingUriOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    allow_baseline: AllowBaselineOpt = False,
 ) -> None:
     """Search the blueprint's hyper-parameters (one nested MLflow run per trial); register the
     best configuration as @challenger and apply the promotion gate."""
@@ -81,6 +82,7 @@ def tune(
             out=out,
             tracking_uri=settings.tracking.uri,
             pruner=pruner,
+            allow_baseline_champion=allow_baseline,
         )
     )
     best = summary["best"]
@@ -98,3 +100,7 @@ def tune(
         console.print_json(summary)
     else:
         console.result(summary["parent_run_id"])
+    if summary.get("promoted") is False and settings.orchestrator.fail_on_gate:
+        from mlflowctl.errors import GateFailedError
+
+        raise typer.Exit(GateFailedError.exit_code)  # like build and run: the gate said no

@@ -60,6 +60,8 @@ class TuneOptions:
     #: retrain the best configuration and register it through the gate (``run --tune`` does
     #: both in its own phases instead)
     register: bool = True
+    #: ``--allow-baseline-champion``: the best baseline may stand in for the tuned network
+    allow_baseline_champion: bool = False
 
 
 def _storage_url(opts: TuneOptions, tune_dir: Path) -> str:
@@ -230,7 +232,8 @@ def tune(opts: TuneOptions) -> dict[str, Any]:
         threads=_threads(opts.workers),
         budget_tolerance=load_agent("ml-architect").policy.param_budget_tolerance,
     )
-    return _search(_Plan(settings, opts.workers, seeds), tune_dir, bp, started, opts.register)
+    plan = _Plan(settings, opts.workers, seeds)
+    return _search(plan, tune_dir, bp, started, opts.register, opts.allow_baseline_champion)
 
 
 def _parent_run(
@@ -270,7 +273,12 @@ def _parent_run(
 
 
 def _search(
-    plan: _Plan, tune_dir: Path, bp: Any, started: float, register: bool = True
+    plan: _Plan,
+    tune_dir: Path,
+    bp: Any,
+    started: float,
+    register: bool = True,
+    allow_baseline: bool = False,
 ) -> dict[str, Any]:
     from mlflowctl.mlops.tuning import finish_study_run
     from mlflowctl.orchestrate.tune_trial import Worker, interrupt_handlers
@@ -306,4 +314,4 @@ def _search(
         console.warn(f"tune: worker(s) {crashed} exited with an error; see {tune_dir / 'workers'}")
     from mlflowctl.orchestrate.tune_finish import finish
 
-    return finish(worker, tune_dir, bp, started, register=register)
+    return finish(worker, tune_dir, bp, started, register=register, allow_baseline=allow_baseline)

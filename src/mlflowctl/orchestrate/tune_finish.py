@@ -126,7 +126,13 @@ def _retrain_best(
 
 
 def finish(
-    worker: Any, tune_dir: Path, bp: Any, started: float, *, register: bool = True
+    worker: Any,
+    tune_dir: Path,
+    bp: Any,
+    started: float,
+    *,
+    register: bool = True,
+    allow_baseline: bool = False,
 ) -> dict[str, Any]:
     from optuna.trial import TrialState
 
@@ -180,7 +186,7 @@ def finish(
     elif register:
         study.set_user_attr(claim, s.tune_dir)
         outcome = _retrain_best(worker, best.number, dict(best.params), best_bp, tune_dir)
-        version = services.register_and_gate(best_bp, outcome)
+        version = services.register_and_gate(best_bp, outcome, allow_baseline=allow_baseline)
         assert outcome.run is not None
         summary["test_metrics"] = {
             k: v for k, v in outcome.run.metrics.items() if k.startswith("test_")
