@@ -98,7 +98,8 @@ def test_build_lets_seasonal_naive_stand_in_and_forecast(tmp_path: Path) -> None
     # the same baseline fitted again ties the champion: "already champion", exit 0, not 8
     again = run_cli(tmp_path, *build, "--out", "b2", "--allow-baseline-champion")
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "already champion" in json.loads(again.stdout)["promotion_reason"]
+    reason = json.loads(again.stdout)["promotion_reason"]
+    assert "already champion" in reason and "left @champion where it is" in reason
 
 
 def test_the_same_fitted_estimator_has_one_digest_across_dumps(tmp_path: Path) -> None:

@@ -112,6 +112,8 @@ def offer_baseline(
                 c.set_registered_model_alias(name, registry.challenger_alias, mv.version)
         result = apply_gate(tracking_uri, registry, int(mv.version), build_id=build_id)
     verdict = "promoted" if result.promoted else "not promoted"
+    if "already champion" in result.reason:  # the same fitted baseline holds @champion already
+        verdict = "left @champion where it is"
     reason = (
         f"network not promoted ({lost.reason}); allowed by --allow-baseline-champion, baseline "
         f"{winner[0]} registered as v{result.version} and {verdict}: {result.reason}"
