@@ -115,6 +115,12 @@ class InvalidInputError(MlflowctlError):
     kind = "invalid_input"
 
 
+class UsageError(InvalidInputError):
+    """A flag, argument or command the CLI parser refused (click's usage errors, exit 2)."""
+
+    kind = "usage"
+
+
 class SpecError(InvalidInputError):
     """An agent spec file cannot be loaded or breaks a rule mlflowctl enforces."""
 

@@ -27,7 +27,7 @@ from mlflowctl.cli import registry as registry_cmd
 from mlflowctl.cli import run as run_cmd
 from mlflowctl.cli import serve as serve_cmd
 from mlflowctl.cli import tune as tune_cmd
-from mlflowctl.errors import EXIT_INTERNAL, EXIT_SIGINT, MlflowctlError
+from mlflowctl.errors import EXIT_INTERNAL, EXIT_SIGINT, MlflowctlError, UsageError
 from mlflowctl.settings import Settings
 
 # Recent typer vendors its own click (``typer._click``); catch usage errors from either copy.
@@ -113,22 +113,17 @@ def _wants_json(argv: list[str]) -> bool:
 
 
 def _usage_error(exc: BaseException) -> dict[str, Any]:
-    """Click's usage error as the ``--json`` error object (kind ``usage``, exit 2): the flag or
-    argument it names is the location."""
+    """Click's usage error as the ``--json`` error object: the flag or argument it names is the
+    location."""
     param = getattr(exc, "param", None)
     location = getattr(exc, "param_hint", None) or (param.opts[0] if param is not None else None)
     ctx = getattr(exc, "ctx", None)
-    where = ctx.command_path if ctx is not None else "mlflowctl"
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    return {
-        "error": "usage",
-        "message": message,
-        "hint": f"see `{where} --help`",
-        "phase": None,
-        "location": location if isinstance(location, str) else None,
-        "exit_code": int(getattr(exc, "exit_code", 2)),
-        "details": {},
-    }
+    return UsageError(
+        message,
+        hint=f"see `{ctx.command_path if ctx is not None else 'mlflowctl'} --help`",
+        location=location if isinstance(location, str) else None,
+    ).to_dict()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,19 @@ def _import(name: str, path: str) -> Any:
     return module
 
 
+def _preprocessor(artifacts: dict[str, str], **decision: Any) -> Any:
+    """The project's ``Preprocessor`` over the fitted ``preprocessing.json``; with ``threshold``
+    (a baseline's own, tuned on validation like the network's), the tuned decision uses it."""
+    spec = json.loads(Path(artifacts["preprocessing"]).read_text(encoding="utf-8"))
+    if "threshold" in decision and spec.get("decision"):
+        threshold = decision["threshold"]
+        spec["decision"] = (
+            None if threshold is None else {**spec["decision"], "threshold": threshold}
+        )
+    module = _import(f"mlflowctl_preprocessing_{id(spec)}", artifacts["preprocessing_py"])
+    return module.Preprocessor(spec)
+
+
 class ProjectPredictor:
     """The trained network with its fitted preprocessing; ``predict(raw) -> DataFrame``."""
 
@@ -45,11 +58,7 @@ class ProjectPredictor:
         self.model, self.torch = model, torch
         self.prep: Any = None
         if "preprocessing" in artifacts and "preprocessing_py" in artifacts:
-            prep_module = _import(
-                f"mlflowctl_preprocessing_{id(self)}", artifacts["preprocessing_py"]
-            )
-            spec = json.loads(Path(artifacts["preprocessing"]).read_text(encoding="utf-8"))
-            self.prep = prep_module.Preprocessor(spec)
+            self.prep = _preprocessor(artifacts)
 
     def raw_outputs(self, x: Any) -> Any:
         import numpy as np
@@ -78,14 +87,7 @@ class BaselinePredictor:
         self.doc, self.fitted = self.base.load_baseline(
             Path(artifacts["baseline"]), Path(model_path) if model_path else None
         )
-        spec = json.loads(Path(artifacts["preprocessing"]).read_text(encoding="utf-8"))
-        if spec.get("decision"):  # the baseline's own threshold, tuned on validation like the net's
-            threshold = self.doc.get("threshold")
-            spec["decision"] = (
-                None if threshold is None else {**spec["decision"], "threshold": threshold}
-            )
-        prep_module = _import(f"mlflowctl_preprocessing_{id(self)}", artifacts["preprocessing_py"])
-        self.prep = prep_module.Preprocessor(spec)
+        self.prep = _preprocessor(artifacts, threshold=self.doc.get("threshold"))
 
     def predict(self, model_input: Any) -> Any:
         np, spec, task = self.np, self.prep.spec, self.prep.task
