@@ -92,6 +92,7 @@ def test_build_lets_seasonal_naive_stand_in_and_forecast(tmp_path: Path) -> None
     assert got == pytest.approx(want, abs=1e-6)
     verified = run_cli(tmp_path, "registry", "verify", name)  # the digest of its fitted files
     assert verified.returncode == 0, verified.stderr[-2000:]
+    assert "fitted baseline sha256" in verified.stdout
     exported = run_cli(tmp_path, "export", f"{name}@champion", "--out", "ex", "--json")
     assert exported.returncode == 2
     assert "classical baseline" in json.loads(exported.stdout)["message"]

@@ -148,4 +148,4 @@ def verify(
     if as_json:
         console.print_json(result)
     else:
-        console.result(f"ok: {name} v{result['version']} weights sha256 {result['sha256']}")
+        console.result(f"ok: {name} v{result['version']} {result['of']} sha256 {result['sha256']}")

@@ -67,7 +67,8 @@ def verify(tracking_uri: str, name: str, version: int | None = None) -> dict[str
             location=f"{name}/{mv.version}",
             details={"expected": expected, "actual": actual},
         )
-    return {"name": name, "version": int(mv.version), "sha256": actual, "ok": True}
+    what = "fitted baseline" if mv.tags.get("mlflowctl.kind") == "baseline" else "weights"
+    return {"name": name, "version": int(mv.version), "sha256": actual, "ok": True, "of": what}
 
 
 def list_models(tracking_uri: str) -> list[dict[str, Any]]:
