@@ -11,7 +11,7 @@ from typing import Any
 
 from mlflowctl.blueprint import metrics
 from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND, Blueprint
-from mlflowctl.design.catalog import IO, count_params, flops_per_sample, layer_table
+from mlflowctl.families import IO, count_params, flops_per_sample, layer_table
 
 #: (task, data source, input shape, output dim, lookback) per demo data set
 DATASETS: dict[str, tuple[str, str, list[int], int, int | None]] = {

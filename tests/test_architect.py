@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from mlflowctl.blueprint.model import Blueprint, DataProfile, TCNParams
+from mlflowctl.blueprint.model import Blueprint, DataProfile
 from mlflowctl.design import blueprint_digest, design, load_policies
 from mlflowctl.design.critic import assemble
 from mlflowctl.design.planner import plan
 from mlflowctl.design.proposal import render
 from mlflowctl.design.requirements import read_requirements
 from mlflowctl.errors import BlueprintError, InvalidInputError
+from mlflowctl.families.tcn import TCNParams
 from mlflowctl.specs.policy import ArchitectPolicy, MlopsPolicy
 
 pytestmark = pytest.mark.unit

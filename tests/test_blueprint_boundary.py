@@ -18,8 +18,8 @@ from blueprints import make_blueprint
 
 from mlflowctl.blueprint.checks import unhonoured_fields
 from mlflowctl.blueprint.model import Blueprint
-from mlflowctl.design.catalog import FAMILIES
-from mlflowctl.design.catalog.tradeoffs import rationale, tradeoffs
+from mlflowctl.design.tradeoffs import rationale, tradeoffs
+from mlflowctl.families import FAMILIES
 
 pytestmark = pytest.mark.integration
 

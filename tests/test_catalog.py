@@ -12,14 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from mlflowctl.blueprint.model import (  # noqa: E402
-    CNNParams,
-    MLPParams,
-    RNNParams,
-    TCNParams,
-    TransformerParams,
-)
-from mlflowctl.design.catalog import (  # noqa: E402
+from mlflowctl.families import (  # noqa: E402
     IO,
     count_params,
     flops_per_sample,
@@ -27,6 +20,11 @@ from mlflowctl.design.catalog import (  # noqa: E402
     size_for_budget,
     template_kind,
 )
+from mlflowctl.families.cnn import CNNParams  # noqa: E402
+from mlflowctl.families.mlp import MLPParams  # noqa: E402
+from mlflowctl.families.rnn import RNNParams  # noqa: E402
+from mlflowctl.families.tcn import TCNParams  # noqa: E402
+from mlflowctl.families.transformer import TransformerParams  # noqa: E402
 
 pytestmark = pytest.mark.unit
 

@@ -1,10 +1,10 @@
-"""The catalog's FamilySpec registry is the one list of model families (issue 12 item 5).
+"""The families registry is the one list of model families (issue 12 item 5).
 
 The Blueprint's closed sets (``Family``, ``TemplateKind``, ``FAMILY_TEMPLATE_KIND``, the
-``FamilyParams`` union) must stay importable without the design package, so they are checked
-against the registry here instead of imported from it; the planner's default sizing, the
-renderer's template folder and the catalog's counts read the registry only. A toy family
-registered at run time is sized by the planner and the catalog without touching either.
+``FamilyParams`` union) are derived from it; the planner's default sizing, the renderer's template
+folder and the catalog's counts read it. A toy family registered at run time is sized by the
+planner and the catalog without touching either (``test_new_family_module.py`` adds one as a
+module and builds it).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from typing import Any, Literal, get_args
 import pytest
 from blueprints import make_blueprint
 
+from mlflowctl import families as catalog
 from mlflowctl.blueprint.families import FamilyParams, Strict
 from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND, Family, TemplateKind
 from mlflowctl.build import render
-from mlflowctl.design import catalog, planner
-from mlflowctl.design.catalog import IO, REGISTRY, FamilySpec, Hints
-from mlflowctl.design.catalog._common import linear, row
+from mlflowctl.design import planner
+from mlflowctl.families import IO, REGISTRY, FamilySpec, Hints
+from mlflowctl.families._common import linear, row
 from mlflowctl.resources import templates_dir
 
 pytestmark = pytest.mark.unit
@@ -80,6 +81,7 @@ TOY = FamilySpec(
     candidates=_candidates,
     defaults=lambda io, h: (ToyParams(width=8 if h.small else 32), {}),
     modalities=("tabular",),
+    activations=lambda p, shape, out: shape[0] + p.width + out,
 )
 
 

@@ -9,22 +9,25 @@ from typing import Literal, get_args
 import pytest
 from pydantic import BaseModel
 
+from mlflowctl import families as catalog
 from mlflowctl.blueprint import metrics
 from mlflowctl.blueprint.model import FAMILY_TEMPLATE_KIND, Family, LayerSpec, MetricName
-from mlflowctl.design import catalog
-from mlflowctl.design.catalog import IO, FamilySpec
+from mlflowctl.families import IO, FamilySpec
 
 pytestmark = pytest.mark.unit
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "mlflowctl"
 #: modules that decide something per family or per metric: they must ask the registry/table
-CONSUMERS = [
+#: the modules that once kept their own metric direction lists
+METRIC_CONSUMERS = [
     SRC / "build" / "render.py",
     SRC / "build" / "codecheck.py",
     SRC / "design" / "critic.py",
     SRC / "design" / "planner.py",
     SRC / "design" / "strategy.py",
 ]
+#: every module outside ``families/``: none may keep its own list of families
+CONSUMERS = sorted(p for p in SRC.rglob("*.py") if "families" not in p.relative_to(SRC).parts[:1])
 
 
 def test_the_blueprint_closed_sets_are_the_table_and_the_registry() -> None:
@@ -58,9 +61,22 @@ def test_metric_names_and_directions_are_unchanged() -> None:
 
 
 def _family_literals(tree: ast.AST) -> list[tuple[int, list[str]]]:
+    """Tuples/lists/sets/dict keys naming two or more families, and comparisons with one."""
     names = set(get_args(Family))
     hits = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            found = [
+                e.value
+                for e in [node.left, *node.comparators]
+                if isinstance(e, ast.Constant) and isinstance(e.value, str) and e.value in names
+            ]
+            if found:
+                hits.append((node.lineno, found))
+        if isinstance(node, ast.Dict):
+            keys = [k.value for k in node.keys if isinstance(k, ast.Constant) and k.value in names]
+            if len(keys) >= 2:
+                hits.append((node.lineno, keys))
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
             found = [
                 e.value
@@ -89,12 +105,12 @@ def test_consumers_hold_no_hard_coded_family_tuples(path: Path) -> None:
     hits = [
         (line, found) for line, found in _family_literals(tree) if not _allowed(path, tree, line)
     ]
-    assert hits == [], f"{path.name} names families itself; ask design.catalog's registry"
+    assert hits == [], f"{path.name} names families itself; ask the mlflowctl.families registry"
 
 
 def test_consumers_hold_no_metric_direction_lists() -> None:
     maximize = set(metrics.MAXIMIZE)
-    for path in CONSUMERS:
+    for path in METRIC_CONSUMERS:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
                 found = {
@@ -126,6 +142,7 @@ def test_a_family_added_through_the_registry_reaches_every_consumer() -> None:
         flops=lambda p, io: 2 * io.flat * p.width,
         candidates=lambda io, **_: (FakeParams(width=w) for w in (2, 4, 8, 16)),
         modalities=("sequence",),
+        activations=lambda p, shape, out: p.width,
         sequence=True,
         recurrent=True,
     )

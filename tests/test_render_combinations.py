@@ -16,7 +16,7 @@ import pytest
 from blueprints import make_blueprint
 
 from mlflowctl.build import codecheck, render
-from mlflowctl.design.catalog import REGISTRY
+from mlflowctl.families import REGISTRY
 from mlflowctl.specs.policy import EngineerPolicy
 
 pytestmark = pytest.mark.integration

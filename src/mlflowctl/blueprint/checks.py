@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlflowctl.blueprint.families import (
-    CNNParams,
-    MLPParams,
-    RNNParams,
-    TCNParams,
-    TransformerParams,
-)
 from mlflowctl.blueprint.model import Approach
+from mlflowctl.families import REGISTRY
 
 #: bytes per parameter while training with Adam in fp32: weights 4 + gradients 4 + moments 8
 BYTES_PER_PARAM = 16
@@ -23,9 +17,9 @@ BYTES_PER_PARAM = 16
 BYTES_PER_ACTIVATION = 8
 
 
-#: families whose network FSDP can shard: a recurrent layer (LSTM, GRU) is one monolithic
-#: cuDNN module whose weights must stay one contiguous block
-FSDP_FAMILIES = ("mlp", "cnn", "tcn", "transformer")
+#: families whose network FSDP can shard (``FamilySpec.fsdp``): a recurrent layer (LSTM, GRU) is
+#: one monolithic cuDNN module whose weights must stay one contiguous block
+FSDP_FAMILIES = tuple(name for name, spec in REGISTRY.items() if spec.fsdp)
 
 
 def fsdp_problem(approach: Approach, strategy: str | None = None) -> str | None:
@@ -103,37 +97,10 @@ def gib(n: int) -> str:
 
 
 def activations_per_sample(approach: Approach) -> int:
-    """Activation elements one sample keeps for the backward pass (a family-wise estimate)."""
-    p = approach.model.params
-    shape = list(approach.model.input.shape)
-    out = approach.model.output.dim
-    inputs = 1
-    for n in shape:
-        inputs *= n
-    steps = shape[0] if len(shape) == 2 else 1  # sequences: [lookback, n_features]
-    if isinstance(p, MLPParams):
-        # linear output, norm, activation, dropout mask per hidden unit
-        return inputs + 4 * sum(p.hidden) + out
-    if isinstance(p, CNNParams):
-        height, width = (shape[1], shape[2]) if len(shape) == 3 else (1, 1)
-        total = inputs + 3 * p.channels[0] * height * width  # stem conv, BN, ReLU
-        for i, c in enumerate(p.channels):
-            if i:
-                height, width = max(1, (height + 1) // 2), max(1, (width + 1) // 2)
-            # two convs, two BNs, two ReLUs and the residual sum per block
-            total += 7 * p.blocks_per_stage * c * height * width
-        return total + p.channels[-1] + out
-    if isinstance(p, RNNParams):
-        gates = 4 if p.family == "lstm" else 3
-        # gate pre-activations, activations and the states per step and layer
-        return inputs + steps * p.layers * p.hidden * (2 * gates + 2) + steps * out
-    if isinstance(p, TCNParams):
-        # two convs, two ReLUs, two dropouts and the sum per block and step
-        return inputs + 7 * steps * sum(p.channels) + out
-    assert isinstance(p, TransformerParams)
-    seq = steps + p.memory_tokens
-    per_layer = seq * (10 * p.d_model + 3 * p.ff_dim) + 2 * p.heads * seq * seq
-    return inputs + seq * p.d_model * 2 + p.layers * per_layer + out
+    """Activation elements one sample keeps for the backward pass (the family's estimate)."""
+    model = approach.model
+    spec = REGISTRY[model.family]
+    return int(spec.activations(model.params, tuple(model.input.shape), model.output.dim))
 
 
 def memory_estimate(approach: Approach) -> MemoryEstimate:

@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from mlflowctl.blueprint.families import Family
 from mlflowctl.blueprint.types import (
     AgentName,
     ColumnName,
     DataKind,
     DataSource,
-    Family,
     FiniteFloat,
     Hardware,
     Modality,

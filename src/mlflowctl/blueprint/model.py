@@ -5,9 +5,9 @@ only, and identifiers from closed sets or strict ASCII patterns. A blueprint may
 nothing in it is trusted until it validates here, and templates only ever see checked literals or
 identifiers from this module's closed sets.
 
-Model families and their exact architectures are documented on the ``*Params`` classes in
-``families.py``; the catalog computes parameter counts from these definitions and the templates
-implement them.
+Model families and their exact architectures are documented on the ``*Params`` classes, one
+module per family in ``mlflowctl.families``; the catalog computes parameter counts from these
+definitions and the templates implement them.
 
 The parts live in ``types.py`` (closed sets, checked scalars), ``inputs.py`` (provenance,
 requirements, data profile), ``families.py`` (model), ``training.py`` and ``infra.py``; every
@@ -23,16 +23,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from mlflowctl.blueprint.families import (
-    CNNParams,
+    FAMILY_TEMPLATE_KIND,
+    Family,
     FamilyParams,
     InputSpec,
     LayerSpec,
-    MLPParams,
     ModelSpec,
     OutputSpec,
-    RNNParams,
-    TCNParams,
-    TransformerParams,
+    TemplateKind,
 )
 from mlflowctl.blueprint.infra import (
     CheckpointSpec,
@@ -66,7 +64,6 @@ from mlflowctl.blueprint.training import (
     TrainingSpec,
 )
 from mlflowctl.blueprint.types import (
-    FAMILY_TEMPLATE_KIND,
     SCHEMA_VERSION,
     Activation,
     AgentName,
@@ -79,7 +76,6 @@ from mlflowctl.blueprint.types import (
     DistributedStrategy,
     DriftMetric,
     ExperimentName,
-    Family,
     FiniteFloat,
     Hardware,
     Identifier,
@@ -105,7 +101,6 @@ from mlflowctl.blueprint.types import (
     Strict,
     TagKey,
     Task,
-    TemplateKind,
     Text,
     TradeOffAspect,
 )
@@ -119,7 +114,6 @@ __all__ = [
     "AliasName",
     "Approach",
     "Blueprint",
-    "CNNParams",
     "CheckpointSpec",
     "ClassCount",
     "ClassWeighting",
@@ -147,7 +141,6 @@ __all__ = [
     "LevelShift",
     "LossName",
     "LossSpec",
-    "MLPParams",
     "MetricMode",
     "MetricName",
     "MetricTarget",
@@ -166,7 +159,6 @@ __all__ = [
     "Precision",
     "PromotionGate",
     "Provenance",
-    "RNNParams",
     "Rating",
     "Recommendation",
     "RegistrySpec",
@@ -185,7 +177,6 @@ __all__ = [
     "SourceKind",
     "Strict",
     "TBPTTSpec",
-    "TCNParams",
     "TagKey",
     "Task",
     "TemplateKind",
@@ -194,7 +185,6 @@ __all__ = [
     "TradeOff",
     "TradeOffAspect",
     "TrainingSpec",
-    "TransformerParams",
     "blueprint_json_schema",
     "validation_errors",
 ]

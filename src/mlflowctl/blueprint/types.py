@@ -23,17 +23,6 @@ SCHEMA_VERSION = 1
 
 Task = Literal["classification", "regression", "forecasting"]
 Modality = Literal["tabular", "image", "sequence", "text"]
-Family = Literal["mlp", "cnn", "lstm", "gru", "tcn", "transformer"]
-#: one folder per template kind under ``templates/``
-TemplateKind = Literal["mlp", "cnn", "rnn", "tcn", "transformer"]
-FAMILY_TEMPLATE_KIND: dict[str, str] = {
-    "mlp": "mlp",
-    "cnn": "cnn",
-    "lstm": "rnn",
-    "gru": "rnn",
-    "tcn": "tcn",
-    "transformer": "transformer",
-}
 Activation = Literal["relu", "gelu", "silu", "tanh"]
 Norm = Literal["none", "batchnorm", "layernorm"]
 LossName = Literal["cross_entropy", "focal", "mse", "huber", "mae"]
@@ -149,3 +138,21 @@ class Strict(BaseModel):
         str_strip_whitespace=False,
         frozen=False,
     )
+
+
+class LayerSpec(Strict):
+    """One row of the layer table (for people; the code follows the family definition)."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\[\]]{1,80}$")]
+    kind: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,40}$")]
+    shape: ShortText
+    params: Annotated[int, Field(ge=0)]
+
+
+class FamilyParamsBase(Strict):
+    """Base of every family's ``*Params`` class (declared in ``mlflowctl/families/<name>.py``).
+
+    ``family`` is the discriminator: each subclass narrows it to its own name(s).
+    """
+
+    family: str

@@ -16,8 +16,8 @@ from typing import Any
 from mlflowctl.blueprint import metrics
 from mlflowctl.blueprint.checks import FSDP_FAMILIES
 from mlflowctl.blueprint.model import Approach, Blueprint, EarlyStoppingSpec, TrainingSpec
-from mlflowctl.design.catalog import family as family_spec
 from mlflowctl.errors import CodegenError
+from mlflowctl.families import family as family_spec
 from mlflowctl.specs.policy import EngineerPolicy
 
 #: validation metrics each task logs (the metrics table); a monitor outside these -> val_loss
@@ -49,7 +49,7 @@ LIGHTNING_STRATEGY = {"none": "auto", "ddp": "ddp", "fsdp": "fsdp", "deepspeed":
 
 def has_batchnorm(family: str, params: dict[str, Any]) -> bool:
     """Whether the family's network holds BatchNorm layers (then DDP syncs their statistics)."""
-    return family == "cnn" or (family == "mlp" and params.get("norm") == "batchnorm")
+    return bool(family_spec(family).uses_batchnorm(params))
 
 
 def distributed_config(approach: Approach) -> dict[str, Any]:

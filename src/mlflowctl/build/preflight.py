@@ -53,7 +53,7 @@ def preflight(
 
 def check_parameter_counts(blueprint: Blueprint) -> None:
     """Every approach's ``parameter_count`` equals the catalog's exact count of its params (X8)."""
-    from mlflowctl.design.catalog import IO, count_params
+    from mlflowctl.families import IO, count_params
 
     for i, a in enumerate(blueprint.approaches):
         m = a.model

@@ -21,8 +21,8 @@ from typing import Any
 from mlflowctl.blueprint.model import Blueprint
 from mlflowctl.build.config import project_config, render_config
 from mlflowctl.build.shaping import data_shaped
-from mlflowctl.design.catalog import family as family_spec
 from mlflowctl.errors import BlueprintError, CodegenError
+from mlflowctl.families import family as family_spec
 from mlflowctl.specs.policy import EngineerPolicy
 
 #: rendered path -> template (``{kind}`` is the approach's template kind)

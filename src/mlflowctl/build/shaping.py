@@ -54,7 +54,7 @@ def data_shaped(blueprint: Blueprint, approach: Approach, source: str) -> Approa
     if task == "forecasting" or len(model.input.shape) != 1:
         return approach
     from mlflowctl.data.layout import tabular_layout
-    from mlflowctl.design.catalog import IO, count_params, flops_per_sample
+    from mlflowctl.families import IO, count_params, flops_per_sample
 
     training = approach.training
     try:

@@ -25,10 +25,13 @@ from mlflowctl.blueprint.model import (
     InputSpec,
     OutputSpec,
     Requirements,
-    TransformerParams,
     validation_errors,
 )
-from mlflowctl.design.catalog import (
+from mlflowctl.design.draft import ApproachDraft, DesignDraft
+from mlflowctl.design.reading_notes import reading_notes
+from mlflowctl.design.requirements import prompt_hints
+from mlflowctl.errors import BlueprintError
+from mlflowctl.families import (
     FAMILIES_FOR_MODALITY,
     IO,
     count_params,
@@ -37,10 +40,6 @@ from mlflowctl.design.catalog import (
     layer_table,
     template_kind,
 )
-from mlflowctl.design.draft import ApproachDraft, DesignDraft
-from mlflowctl.design.reading_notes import reading_notes
-from mlflowctl.design.requirements import prompt_hints
-from mlflowctl.errors import BlueprintError
 from mlflowctl.specs.policy import ArchitectPolicy, MlopsPolicy
 
 #: metrics the templates log per task (from the one metrics table); gates and monitors pick these
@@ -201,8 +200,7 @@ def _check_approach(
                 f"{at}.model.lookback: {io.steps} past + {io.output_dim} future steps leave "
                 f"{max(0, windows)} training windows in a series of {series_length}"
             )
-    if isinstance(a.model.params, TransformerParams) and a.model.params.max_len < io.steps:
-        errors.append(f"{at}.model.params.max_len: {a.model.params.max_len} < lookback {io.steps}")
+    errors.extend(f"{at}.model.params.{why}" for why in family(fam).problems(a.model.params, io))
     gate = a.infrastructure.gate
     if gate.metric not in metrics:
         errors.append(

@@ -14,24 +14,6 @@ from mlflowctl.blueprint.infra import default_baselines
 from mlflowctl.blueprint.model import (
     DataProfile,
     Requirements,
-    TransformerParams,
-)
-from mlflowctl.design.catalog import (
-    FAMILIES_FOR_MODALITY,
-    IO,
-    AnyParams,
-    Hints,
-    count_params,
-    families,
-    flops_per_sample,
-    size_for_budget,
-)
-from mlflowctl.design.catalog import family as family_spec
-from mlflowctl.design.catalog.tradeoffs import (
-    TITLES,
-    Sizing,
-    grounded_rationale,
-    grounded_tradeoffs,
 )
 from mlflowctl.design.critic import (
     MAXIMIZE,
@@ -42,7 +24,23 @@ from mlflowctl.design.draft import ApproachDraft, DesignDraft
 from mlflowctl.design.gate_choice import gate_of
 from mlflowctl.design.risks import data_risks, preference
 from mlflowctl.design.strategy import rows_of, selection_metric, training
+from mlflowctl.design.tradeoffs import (
+    Sizing,
+    grounded_rationale,
+    grounded_tradeoffs,
+)
 from mlflowctl.errors import InvalidInputError
+from mlflowctl.families import (
+    FAMILIES_FOR_MODALITY,
+    IO,
+    AnyParams,
+    Hints,
+    count_params,
+    families,
+    flops_per_sample,
+    size_for_budget,
+)
+from mlflowctl.families import family as family_spec
 from mlflowctl.specs.policy import ArchitectPolicy, MlopsPolicy
 
 
@@ -96,7 +94,7 @@ _BUDGET_SHARE = {"small": 4, "compact": 2}
 
 
 def _first_candidates(fam: str, io: IO, **opts: Any) -> list[AnyParams]:
-    from mlflowctl.design.catalog import candidates
+    from mlflowctl.families import candidates
 
     out: list[AnyParams] = []
     for p in candidates(fam, io, **opts):
@@ -250,12 +248,12 @@ def plan(
         n = count_params(params, io)
         train = training(family, params, io, req, profile, policy, low)
         chunk = train["tbptt"].get("chunk_length") if train["tbptt"].get("enabled") else None
-        memory = params.memory_tokens if isinstance(params, TransformerParams) else 0
+        memory = int(getattr(params, "memory_tokens", 0))
         drafts.append(
             {
                 "name": name,
-                "title": TITLES[family] + ("" if scale == "base" else f" ({scale})"),
-                "overview": f"{TITLES[family]} with {n:,} parameters for {req.task} on "
+                "title": family_spec(family).title + ("" if scale == "base" else f" ({scale})"),
+                "overview": f"{family_spec(family).title} with {n:,} parameters for {req.task} on "
                 f"{req.modality} data.",
                 "model": {"params": params.model_dump(), "lookback": lookback},
                 "training": train,

@@ -15,6 +15,7 @@ from mlflowctl.design import columns, phrases, triage
 from mlflowctl.design.phrases import NUM as _NUM
 from mlflowctl.design.phrases import number as _number
 from mlflowctl.errors import InvalidInputError
+from mlflowctl.families import REGISTRY
 
 #: length of one unit (or one step of a data frequency) in days
 _UNIT_DAYS = {
@@ -29,14 +30,8 @@ _ADVERB_UNIT = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "
                 "quarterly": "quarter", "yearly": "year", "annual": "year",
                 "annually": "year"}  # fmt: skip
 
-_ARCH = [
-    ("lstm", r"\blstms?\b|long short[- ]term memory"),
-    ("gru", r"\bgrus?\b|gated recurrent"),
-    ("tcn", r"\btcns?\b|temporal conv"),
-    ("transformer", r"transformer|self[- ]attention|\battention\b"),
-    ("cnn", r"\bcnns?\b|convnet|convolutional|\bresnet"),
-    ("mlp", r"\bmlps?\b|multi[- ]?layer perceptron|feed[- ]?forward|fully[- ]connected"),
-]
+#: what a prompt calls each family (``FamilySpec.aliases``)
+_ARCH = [(name, spec.aliases) for name, spec in REGISTRY.items() if spec.aliases]
 _TASK = [
     ("forecasting", r"forecast|ahead\b|time[- ]series|trajector|horizon|future|next \d+|"
                     r"stock|prices? over time|predict the next"),
@@ -108,7 +103,8 @@ def _constraints(low: str) -> Constraints:
         )
     )
     c.memory_based = bool(re.search(r"memory[- ](based|augmented|tokens?)|with memory", low))
-    c.named_architectures = [f for f, pat in _ARCH if re.search(pat, low)]  # type: ignore[misc]
+    at = {f: m.start() for f, pat in _ARCH if (m := re.search(pat, low))}
+    c.named_architectures = sorted(at, key=at.__getitem__)  # in the order the prompt names them
     return c
 
 
@@ -202,9 +198,11 @@ def _task_modality(hints: Hints, profile: DataProfile | None) -> tuple[str, str]
     c = hints.constraints
     named = set(c.named_architectures)
     if modality is None:
-        if named & {"lstm", "gru", "tcn", "transformer"} or c.tbptt or c.memory_based:
+        # a named family says what it reads (its first modality; an MLP reads anything)
+        reads = {REGISTRY[f].modalities[0] for f in named if f in REGISTRY} - {"tabular"}
+        if "sequence" in reads or c.tbptt or c.memory_based:
             modality = "sequence"
-        elif "cnn" in named:
+        elif "image" in reads:
             modality = "image"
         elif c.param_budget and c.param_budget >= 1_000_000:
             modality = "sequence"  # a model of millions of parameters: a sequence transformer

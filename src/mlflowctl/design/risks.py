@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mlflowctl.blueprint.model import DataProfile, Requirements, SeriesTrend
-from mlflowctl.design.catalog import IO
+from mlflowctl.families import IO
 
 #: below this many rows (or points of a series) the data is called small
 FEW_ROWS = 200

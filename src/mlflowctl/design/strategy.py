@@ -13,10 +13,10 @@ import re
 from typing import Any
 
 from mlflowctl.blueprint.checks import FSDP_FAMILIES
-from mlflowctl.blueprint.model import DataProfile, Requirements, TransformerParams
-from mlflowctl.design.catalog import IO, AnyParams, count_params, families
-from mlflowctl.design.catalog import family as catalog_family
+from mlflowctl.blueprint.model import DataProfile, Requirements
 from mlflowctl.design.critic import MAXIMIZE, tracked_metrics
+from mlflowctl.families import IO, AnyParams, count_params, families
+from mlflowctl.families import family as catalog_family
 from mlflowctl.specs.policy import ArchitectPolicy
 
 #: a device's memory when the prompt states none (a 16 GB GPU, the smallest common training card)
@@ -83,8 +83,9 @@ def training(
     # optimizer and schedule
     opt = policy.default_optimizer
     lr = 0.05 if opt == "sgd" else (3e-4 if n_params >= 5_000_000 else 1e-3)
-    if family == "transformer" and opt != "sgd":
-        lr = min(lr, 5e-4)
+    cap = catalog_family(family).lr_cap
+    if cap is not None and opt != "sgd":
+        lr = min(lr, cap)
     short_series = req.task == "forecasting" and rows is not None and rows < 1000
     if family in families(recurrent=True) and short_series and opt != "sgd":
         lr = 3e-3  # the planner's one-layer net for short series learns faster at this rate
@@ -113,16 +114,10 @@ def training(
         epochs = 100 if rows < 1000 else 60
     # TBPTT
     tbptt: dict[str, Any] = {"enabled": False}
-    memory = isinstance(params, TransformerParams) and params.memory_tokens > 0
+    memory = int(getattr(params, "memory_tokens", 0)) > 0
     if (family in families(recurrent=True) or memory) and (c.tbptt or io.steps >= 128):
         chunk = max(4, math.ceil(io.steps / 3))
-        point = (
-            "hidden and cell state (h, c) at every chunk boundary"
-            if family == "lstm"
-            else "hidden state h at every chunk boundary"
-            if family == "gru"
-            else "memory-token outputs carried to the next chunk, detached at its boundary"
-        )
+        point = catalog_family(family).tbptt_carry
         tbptt = {
             "enabled": True,
             "chunk_length": chunk,
@@ -249,10 +244,10 @@ def _knobs(family: str, req: Requirements) -> list[dict[str, Any]]:
         {"name": "dropout", "kind": "uniform", "low": 0.0, "high": 0.5},
         {"name": "batch_size", "kind": "choice", "choices": [32, 64, 128]},
     ]
-    if "hidden" in catalog_family(family).params.model_fields:
-        params.append({"name": "hidden", "kind": "choice", "choices": [32, 64, 128]})
-    if family == "transformer":
-        params.append({"name": "d_model", "kind": "choice", "choices": [32, 64, 128]})
+    knobs = catalog_family(family).tune_knobs
+    for knob in ("hidden", "d_model"):
+        if knob in knobs:
+            params.append({"name": knob, "kind": "choice", "choices": [32, 64, 128]})
     if family in families(recurrent=True) and req.constraints.tbptt:
         params.append({"name": "chunk_length", "kind": "int", "low": 4, "high": 64})
     return params

@@ -14,19 +14,17 @@ from typing import Any
 
 from mlflowctl.blueprint.model import Approach, Blueprint, SearchParam
 from mlflowctl.errors import BlueprintError, InvalidInputError
+from mlflowctl.families import REGISTRY
 
-#: where each searchable name lives, by family (None: the family has no such knob)
 INT_PARAMS = frozenset({"batch_size", "hidden", "layers", "d_model", "chunk_length", "lookback"})
 #: closed bounds of the float knobs (the Blueprint's own field limits)
 FLOAT_BOUNDS = {"lr": (0.0, 10.0), "weight_decay": (0.0, 1.0), "dropout": (0.0, 0.9)}
-_FAMILY_KNOBS = {
-    "mlp": {"hidden", "layers"},
-    "lstm": {"hidden", "layers"},
-    "gru": {"hidden", "layers"},
-    "transformer": {"d_model", "layers"},
-    "cnn": set(),
-    "tcn": set(),
-}
+
+
+def _knobs(family: str) -> frozenset[str]:
+    """The size knobs a family lets ``tune`` vary (``FamilySpec.tune_knobs``)."""
+    spec = REGISTRY.get(family)
+    return spec.tune_knobs if spec else frozenset()
 
 
 @dataclass(frozen=True)
@@ -82,8 +80,8 @@ def check_space(blueprint: Blueprint, approach: Approach, source: str) -> list[S
             "batch_size",
             "chunk_length",
             "lookback",
-        } and p.name not in _FAMILY_KNOBS.get(family, set()):
-            have = sorted(_FAMILY_KNOBS.get(family, set()) | set(FLOAT_BOUNDS) | {"batch_size"})
+        } and p.name not in _knobs(family):
+            have = sorted(_knobs(family) | set(FLOAT_BOUNDS) | {"batch_size"})
             raise BlueprintError(
                 f"the {family} family has no parameter {p.name!r}",
                 hint=f"{family} can search: {', '.join(have)}",
@@ -201,7 +199,8 @@ def sample(trial: Any, params: list[SearchParam]) -> dict[str, Any]:
 def apply(blueprint: Blueprint, approach_name: str, values: dict[str, Any]) -> Blueprint:
     """A blueprint whose approach carries ``values``, recounted; ``InvalidInputError`` if the
     combination is not a valid architecture (e.g. d_model not divisible by heads)."""
-    from mlflowctl.design.catalog import IO, count_params, flops_per_sample, layer_table
+    from mlflowctl.families import IO, count_params, flops_per_sample, layer_table
+    from mlflowctl.families import family as family_spec
 
     data = blueprint.model_dump(mode="json")
     idx = [a["name"] for a in data["approaches"]].index(approach_name)
@@ -224,18 +223,8 @@ def apply(blueprint: Blueprint, approach_name: str, values: dict[str, Any]) -> B
             training["tbptt"]["chunk_length"] = int(value)
         elif name == "dropout":
             fam["dropout"] = float(value)
-        elif name == "hidden":
-            fam["hidden"] = (
-                [int(value)] * len(fam["hidden"]) if model["family"] == "mlp" else int(value)
-            )
-        elif name == "layers" and model["family"] == "mlp":
-            fam["hidden"] = [fam["hidden"][0]] * int(value)
-        elif name == "layers":
-            fam["layers"] = int(value)
-        elif name == "d_model":
-            ratio = fam["ff_dim"] / fam["d_model"]
-            fam["d_model"] = int(value)
-            fam["ff_dim"] = max(8, round(ratio * int(value)))
+        elif name in ("hidden", "layers", "d_model"):  # the family knows its own shape
+            family_spec(model["family"]).set_knob(fam, name, int(value))
     try:
         approach = blueprint.approach(approach_name)
         params_model = type(approach.model.params).model_validate(fam)

@@ -1,12 +1,12 @@
-"""Shared pieces of the catalog: the I/O a family is sized for, and the result of sizing it."""
+"""What a family module declares (``FamilySpec``), the I/O it is sized for, and table helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from mlflowctl.blueprint.model import LayerSpec
+from mlflowctl.blueprint.types import LayerSpec
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,14 @@ class IO:
     def channels(self) -> int:
         """Features per time step of a sequence, channels of an image."""
         return self.shape[-1] if len(self.shape) == 2 else self.shape[0]
+
+
+def elements(shape: tuple[int, ...]) -> int:
+    """Numbers in one sample of this shape."""
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def row(name: str, kind: str, shape: str, params: int) -> LayerSpec:
@@ -79,16 +87,30 @@ class Hints:
         return self.scale == "large"
 
 
+def _no_batchnorm(params: Mapping[str, Any]) -> bool:
+    return False
+
+
+def _no_problems(params: Any, io: IO) -> list[str]:
+    return []
+
+
+def _set_knob(params: dict[str, Any], name: str, value: int) -> None:
+    params[name] = value
+
+
 @dataclass(frozen=True)
 class FamilySpec:
-    """Everything mlflowctl knows about one model family, declared once in its catalog module.
+    """Everything mlflowctl knows about one model family, declared once in its module.
 
-    The catalog (counts, FLOPs, sizing), the critic (modality fit, TBPTT), the planner and the
-    renderer (template folder, sequence defaults) read these fields instead of naming families.
+    The Blueprint's closed sets (names, template kinds, the ``FamilyParams`` union), the catalog
+    (counts, FLOPs, sizing), the requirement reader (``aliases``), the critic (modality fit,
+    TBPTT), the planner (defaults, title, rationale, ratings), the renderer (template folder,
+    BatchNorm, FSDP) and the tuner (``tune_knobs``) read these fields instead of naming families.
     """
 
     name: str
-    #: the family's ``*Params`` class in ``blueprint/model.py``
+    #: the family's ``*Params`` class (a ``FamilyParamsBase`` whose docstring is the architecture)
     params: type[Any]
     #: folder under ``templates/`` holding its ``model.py.j2``
     template_kind: str
@@ -98,10 +120,35 @@ class FamilySpec:
     candidates: Callable[..., Iterable[Any]]
     #: modalities it reads, in order of preference
     modalities: tuple[str, ...]
+    #: activation elements one sample keeps for the backward pass: (params, input shape, out)
+    activations: Callable[[Any, tuple[int, ...], int], int]
+    #: place in the Blueprint's family list (and the order designs offer ties in)
+    order: int = 100
+    #: what the prompt calls it (a regular expression over the lower-cased prompt)
+    aliases: str = ""
+    #: the Architecture Proposal's name for it, and why it suits its modalities
+    title: str = ""
+    rationale: str = ""
+    #: its standing ratings: aspect -> (low/medium/high, why)
+    traits: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     #: reads windows of time steps (sequence defaults: gradient clipping)
     sequence: bool = False
     #: carries a hidden state across chunks, so truncated BPTT applies without extra memory
     recurrent: bool = False
+    #: FSDP can shard it (its large blocks are separate submodules)
+    fsdp: bool = False
+    #: whether a configuration holds BatchNorm layers (DDP then syncs their statistics)
+    uses_batchnorm: Callable[[Mapping[str, Any]], bool] = _no_batchnorm
+    #: size knobs ``tune`` may vary (``hidden``, ``layers``, ``d_model``), and how one is set on
+    #: the params as JSON (the default assigns the field of that name)
+    tune_knobs: frozenset[str] = frozenset()
+    set_knob: Callable[[dict[str, Any], str, int], None] = _set_knob
+    #: the highest Adam learning rate the planner gives it (None: the task's default)
+    lr_cap: float | None = None
+    #: what truncated BPTT carries from one chunk to the next (empty: it carries nothing)
+    tbptt_carry: str = ""
+    #: what the critic reports about a configuration for this input: ``"<params field>: why"``
+    problems: Callable[[Any, IO], list[str]] = _no_problems
     #: the planner's default configuration for an input and its hints, and the options
     #: ``candidates`` takes to search the same shape of model under a parameter budget (None:
     #: the smallest catalog configuration)

@@ -1,12 +1,29 @@
-"""Temporal convolutional network: ``TCNParams`` in ``blueprint.py`` defines the architecture."""
+"""Temporal convolutional network: ``TCNParams`` below defines the architecture."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from mlflowctl.blueprint.model import LayerSpec, TCNParams
-from mlflowctl.design.catalog._common import IO, FamilySpec, Hints, linear, row, widths
+from pydantic import Field
+
+from mlflowctl.blueprint.types import FamilyParamsBase, FiniteFloat, LayerSpec
+from mlflowctl.families._common import IO, FamilySpec, Hints, elements, linear, row, widths
+
+
+class TCNParams(FamilyParamsBase):
+    """Temporal convolutional network, template kind ``tcn``.
+
+    Block ``i`` (dilation ``2**i``, width ``c = channels[i]``): causal ``Conv1d(cin, c,
+    kernel_size, dilation)``, ReLU, Dropout, causal ``Conv1d(c, c, kernel_size, dilation)``,
+    ReLU, Dropout, plus a ``Conv1d(cin, c, 1)`` shortcut when cin != c. No weight norm. Head:
+    ``Linear(channels[-1], output_dim)`` on the last time step.
+    """
+
+    family: Literal["tcn"] = "tcn"
+    channels: list[Annotated[int, Field(ge=1, le=4096)]] = Field(min_length=1, max_length=12)
+    kernel_size: Annotated[int, Field(ge=2, le=15)] = 3
+    dropout: Annotated[FiniteFloat, Field(ge=0, le=0.9)] = 0.1
 
 
 def receptive_field(p: TCNParams) -> int:
@@ -58,6 +75,12 @@ def defaults(io: IO, h: Hints) -> tuple[TCNParams, dict[str, Any]]:
     return TCNParams(channels=[width] * blocks_for(io.steps), kernel_size=3, dropout=0.1), {}
 
 
+def activations(p: TCNParams, shape: tuple[int, ...], out: int) -> int:
+    """Two convs, two ReLUs, two dropouts and the sum per block and step."""
+    steps = shape[0] if len(shape) == 2 else 1
+    return elements(shape) + 7 * steps * sum(p.channels) + out
+
+
 FAMILIES = (
     FamilySpec(
         name="tcn",
@@ -68,6 +91,19 @@ FAMILIES = (
         candidates=candidates,
         defaults=defaults,
         modalities=("sequence", "text"),
+        activations=activations,
+        order=50,
+        aliases=r"\btcns?\b|temporal conv",
+        title="Temporal convolutional network",
+        rationale="Dilated causal convolutions see the whole window in parallel: fast to train, "
+        "stable gradients, and a receptive field set by depth rather than by recurrence.",
+        traits={
+            "accuracy": ("medium", "good when the receptive field covers the seasonality"),
+            "training_cost": ("low", "parallel over time"),
+            "inference_latency": ("low", "one parallel pass"),
+            "robustness": ("medium", "stable gradients, fixed receptive field"),
+        },
         sequence=True,
+        fsdp=True,
     ),
 )

@@ -1,12 +1,32 @@
-"""Small residual CNN for images: ``CNNParams`` in ``blueprint.py`` defines the architecture."""
+"""Small residual CNN for images: ``CNNParams`` below defines the architecture."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal
 
-from mlflowctl.blueprint.model import CNNParams, LayerSpec
-from mlflowctl.design.catalog._common import IO, FamilySpec, Hints, linear, row, widths
+from pydantic import Field
+
+from mlflowctl.blueprint.types import FamilyParamsBase, FiniteFloat, LayerSpec
+from mlflowctl.families._common import IO, FamilySpec, Hints, elements, linear, row, widths
+
+
+class CNNParams(FamilyParamsBase):
+    """Small residual CNN for images, template kind ``cnn``.
+
+    Stem: ``Conv2d(C, channels[0], 3, padding=1, bias=False)``, ``BatchNorm2d``, ReLU.
+    Stage ``i`` with width ``c = channels[i]`` holds ``blocks_per_stage`` basic residual blocks;
+    the first block of every stage after the first has stride 2. A block is
+    ``conv3x3(cin, c, stride, bias=False)``, BN, ReLU, ``conv3x3(c, c, bias=False)``, BN, plus the
+    shortcut (``Conv2d(cin, c, 1, stride, bias=False)`` + BN when stride != 1 or cin != c, else
+    identity), then ReLU. Head: global average pool, ``Dropout(dropout)``,
+    ``Linear(channels[-1], output_dim)``.
+    """
+
+    family: Literal["cnn"] = "cnn"
+    channels: list[Annotated[int, Field(ge=1, le=2048)]] = Field(min_length=1, max_length=6)
+    blocks_per_stage: Annotated[int, Field(ge=1, le=8)] = 1
+    dropout: Annotated[FiniteFloat, Field(ge=0, le=0.9)] = 0.1
 
 
 def _down(n: int) -> int:
@@ -73,6 +93,21 @@ def defaults(io: IO, h: Hints) -> tuple[CNNParams, dict[str, Any]]:
     return CNNParams(channels=[base << i for i in range(stages)], dropout=0.1), {"stages": stages}
 
 
+def activations(p: CNNParams, shape: tuple[int, ...], out: int) -> int:
+    """Stem conv, BN and ReLU, then two convs, two BNs, two ReLUs and the sum per block."""
+    height, width = (shape[1], shape[2]) if len(shape) == 3 else (1, 1)
+    total = elements(shape) + 3 * p.channels[0] * height * width
+    for i, c in enumerate(p.channels):
+        if i:
+            height, width = max(1, (height + 1) // 2), max(1, (width + 1) // 2)
+        total += 7 * p.blocks_per_stage * c * height * width
+    return total + p.channels[-1] + out
+
+
+def uses_batchnorm(params: Mapping[str, Any]) -> bool:
+    return True
+
+
 FAMILIES = (
     FamilySpec(
         name="cnn",
@@ -83,5 +118,19 @@ FAMILIES = (
         candidates=candidates,
         defaults=defaults,
         modalities=("image",),
+        activations=activations,
+        order=20,
+        aliases=r"\bcnns?\b|convnet|convolutional|\bresnet",
+        title="Small residual CNN",
+        rationale="Residual 3x3 convolutions share weights across positions, so a few tens of "
+        "thousands of parameters learn strokes and shapes that a dense model must learn per pixel.",
+        traits={
+            "accuracy": ("high", "best family for images"),
+            "training_cost": ("medium", "convolutions dominate; fine on CPU for small images"),
+            "inference_latency": ("low", "one pass, no recurrence"),
+            "robustness": ("high", "translation-equivariant features"),
+        },
+        fsdp=True,
+        uses_batchnorm=uses_batchnorm,
     ),
 )

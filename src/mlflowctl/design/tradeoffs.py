@@ -1,72 +1,17 @@
-"""What each family is good and bad at: the trade-offs table and rationale of an approach."""
+"""The trade-offs table and rationale of an approach, from its family's ratings and its size."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-TITLES = {
-    "mlp": "Multilayer perceptron",
-    "cnn": "Small residual CNN",
-    "lstm": "LSTM forecaster",
-    "gru": "GRU forecaster",
-    "tcn": "Temporal convolutional network",
-    "transformer": "Transformer encoder",
-}
+from mlflowctl.families import REGISTRY
 
-RATIONALE = {
-    "mlp": "Dense layers over standardized features are the strong, cheap baseline for tabular "
-    "data of this size; dropout and weight decay keep it from memorising small tables.",
-    "cnn": "Residual 3x3 convolutions share weights across positions, so a few tens of thousands "
-    "of parameters learn strokes and shapes that a dense model must learn per pixel.",
-    "lstm": "Gated recurrence keeps a cell state across long windows.",
-    "gru": "Two gates instead of three: fewer parameters and faster steps than an LSTM, with "
-    "similar accuracy on short univariate series.",
-    "tcn": "Dilated causal convolutions see the whole window in parallel: fast to train, stable "
-    "gradients, and a receptive field set by depth rather than by recurrence.",
-    "transformer": "Self-attention relates every step to every other. Scales best with parameters "
-    "and data.",
-}
 
-#: aspect -> (rating, note) per family
-_TABLE: dict[str, dict[str, tuple[str, str]]] = {
-    "mlp": {
-        "accuracy": ("medium", "strong on tabular data, ignores spatial or temporal order"),
-        "training_cost": ("low", "seconds to minutes on a CPU"),
-        "inference_latency": ("low", "a few matrix products"),
-        "interpretability": ("medium", "feature attributions (SHAP) work well"),
-    },
-    "cnn": {
-        "accuracy": ("high", "best family for images"),
-        "training_cost": ("medium", "convolutions dominate; fine on CPU for small images"),
-        "inference_latency": ("low", "one pass, no recurrence"),
-        "robustness": ("high", "translation-equivariant features"),
-    },
-    "lstm": {
-        "accuracy": ("high", "strong on long-memory series"),
-        "training_cost": ("medium", "sequential over time steps"),
-        "inference_latency": ("medium", "one step per input step"),
-        "memory": ("medium", "activations kept for every step of the window"),
-    },
-    "gru": {
-        "accuracy": ("medium", "close to LSTM on short series"),
-        "training_cost": ("low", "25% fewer weights than an LSTM"),
-        "inference_latency": ("medium", "one step per input step"),
-        "memory": ("low", "small hidden state"),
-    },
-    "tcn": {
-        "accuracy": ("medium", "good when the receptive field covers the seasonality"),
-        "training_cost": ("low", "parallel over time"),
-        "inference_latency": ("low", "one parallel pass"),
-        "robustness": ("medium", "stable gradients, fixed receptive field"),
-    },
-    "transformer": {
-        "accuracy": ("high", "best with enough data and parameters"),
-        "training_cost": ("high", "quadratic attention in the window length"),
-        "inference_latency": ("medium", "one pass; cost grows with the window squared"),
-        "memory": ("high", "attention maps and optimizer state"),
-    },
-}
+def _traits(family: str) -> Mapping[str, tuple[str, str]]:
+    """aspect -> (rating, note): the family's standing ratings (``FamilySpec.traits``)."""
+    return REGISTRY[family].traits
 
 
 def rationale(family: str, *, tbptt_chunk: int | None = None, memory_tokens: int = 0) -> str:
@@ -74,8 +19,8 @@ def rationale(family: str, *, tbptt_chunk: int | None = None, memory_tokens: int
 
     ``tbptt_chunk`` is the TBPTT chunk length when truncated BPTT is on, else None.
     """
-    text = RATIONALE[family]
-    if family == "transformer" and memory_tokens:
+    text = REGISTRY[family].rationale
+    if memory_tokens:
         carry = " carried across chunks" if tbptt_chunk else ""
         text += f" {memory_tokens} learned memory tokens hold context{carry}."
     if tbptt_chunk:
@@ -83,7 +28,7 @@ def rationale(family: str, *, tbptt_chunk: int | None = None, memory_tokens: int
             f" Truncated BPTT in chunks of {tbptt_chunk} steps keeps gradients bounded and "
             "activation memory flat."
         )
-    elif family in ("lstm", "gru"):
+    elif REGISTRY[family].recurrent:
         text += " Gradients flow back through the whole window (no truncation)."
     return text
 
@@ -93,9 +38,9 @@ def tradeoffs(
 ) -> list[dict[str, Any]]:
     rows = [
         {"aspect": aspect, "rating": rating, "note": note}
-        for aspect, (rating, note) in _TABLE[family].items()
+        for aspect, (rating, note) in _traits(family).items()
     ]
-    if tbptt_chunk and family in ("lstm", "gru", "transformer"):
+    if tbptt_chunk:
         note = f"TBPTT bounds activation memory by the chunk length ({tbptt_chunk} steps)"
         rows = [r for r in rows if r["aspect"] != "memory"]
         rows.append({"aspect": "memory", "rating": "low", "note": note})
@@ -141,9 +86,10 @@ def _step(level: str, by: int) -> str:
 
 def grounded_tradeoffs(s: Sizing, *, tbptt_chunk: int | None = None) -> list[dict[str, Any]]:
     """Ratings computed from the approach's size and the data, each saying why."""
-    base = {aspect: rating for aspect, (rating, _) in _TABLE[s.family].items()}
+    traits = _traits(s.family)
+    base = {aspect: rating for aspect, (rating, _) in traits.items()}
     rows: list[dict[str, Any]] = []
-    accuracy, why = base["accuracy"], _TABLE[s.family]["accuracy"][1]
+    accuracy, why = base["accuracy"], traits["accuracy"][1]
     if s.samples:
         ratio = s.params / s.samples
         if ratio > 10:
@@ -174,15 +120,15 @@ def grounded_tradeoffs(s: Sizing, *, tbptt_chunk: int | None = None) -> list[dic
         }
     )
     mb = s.params * 16 / 1e6
-    if tbptt_chunk and s.family in ("lstm", "gru", "transformer"):
+    if tbptt_chunk:
         note = f"TBPTT bounds activation memory by the chunk length ({tbptt_chunk} steps)"
         rows.append({"aspect": "memory", "rating": "low", "note": note})
     else:
         note = f"weights and optimizer state about {mb:.3g} MB"
         rows.append({"aspect": "memory", "rating": relative, "note": note})
     for aspect in ("interpretability", "robustness"):
-        if aspect in _TABLE[s.family]:
-            rating, text = _TABLE[s.family][aspect]
+        if aspect in traits:
+            rating, text = traits[aspect]
             if aspect == "interpretability" and s.rank == 0 and s.ranks > 1:
                 rating, text = _step(rating, 1), f"{text}; the smallest variant is the easiest"
             rows.append({"aspect": aspect, "rating": rating, "note": text})

@@ -1,7 +1,9 @@
-"""The catalog of model families: exact parameter counts, FLOPs, layer tables, sizing.
+"""The model families, one module each, and the catalog over them: counts, FLOPs, sizing.
 
-Every number here follows the architecture written on the family's ``*Params`` class in
-``blueprint.py`` (the templates implement the same definition); ``tests/test_catalog.py`` builds
+A family is declared once, in ``families/<name>.py``: its ``*Params`` class (whose docstring is
+the exact architecture the template implements), its layer table, FLOPs, sizes, defaults, words
+and ratings, in a ``FamilySpec``. This package discovers the modules; the Blueprint's closed sets,
+the architect, the renderer and the tuner read the registry. ``tests/test_catalog.py`` builds
 each family in PyTorch and checks the count exactly. The parameter count is the sum of the layer
 table, so the table a person reads and the count the budget check uses cannot drift apart.
 """
@@ -11,18 +13,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-from mlflowctl.blueprint.model import (
-    CNNParams,
-    Family,
-    LayerSpec,
-    MLPParams,
-    RNNParams,
-    TCNParams,
-    TransformerParams,
-)
-from mlflowctl.design.catalog._common import IO, FamilySpec, Hints
+from mlflowctl.blueprint.types import FamilyParamsBase, LayerSpec
+from mlflowctl.families._common import IO, FamilySpec, Hints
 
 __all__ = [
     "FAMILIES",
@@ -41,7 +35,7 @@ __all__ = [
     "unregister",
 ]
 
-AnyParams = MLPParams | CNNParams | RNNParams | TCNParams | TransformerParams
+AnyParams = FamilyParamsBase
 
 #: every family, by name: each catalog module declares its own in a ``FAMILIES`` tuple
 REGISTRY: dict[str, FamilySpec] = {}
@@ -72,14 +66,13 @@ def _rebuild() -> None:
 
 
 def _discover() -> None:
-    """Import every catalog module and register the families it declares (blueprint order)."""
+    """Import every family module and register what it declares, in ``FamilySpec.order``."""
     found: list[FamilySpec] = []
     for info in pkgutil.iter_modules(__path__):
         if not info.name.startswith("_"):
             module = importlib.import_module(f"{__name__}.{info.name}")
             found.extend(getattr(module, "FAMILIES", ()))
-    order = list(get_args(Family))
-    for spec in sorted(found, key=lambda f: order.index(f.name) if f.name in order else 99):
+    for spec in sorted(found, key=lambda f: (f.order, f.name)):
         register(spec)
 
 
