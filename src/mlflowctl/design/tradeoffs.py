@@ -146,7 +146,8 @@ _SCALE_WHY = {
 def grounded_rationale(s: Sizing, *, tbptt_chunk: int | None = None, memory_tokens: int = 0) -> str:
     """The family's reasoning plus what this size means on this data."""
     text = rationale(s.family, tbptt_chunk=tbptt_chunk, memory_tokens=memory_tokens)
-    size = f" {_SCALE_WHY.get(s.scale, s.scale)}: {s.params:,} parameters"
+    why = _SCALE_WHY.get(s.scale, s.scale)
+    size = f" {why[:1].upper()}{why[1:]}: {s.params:,} parameters"
     if s.samples:
         size += f", {s.params / s.samples:.2g} per training sample"
         if s.params > 10 * s.samples:
