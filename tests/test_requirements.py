@@ -95,7 +95,8 @@ def test_latency_flags_and_named_architectures() -> None:
         "Compare a ResNet, an LSTM, a GRU, a TCN, an MLP and a transformer, with TBPTT, "
         "trained with DDP on 8 GPUs with 40 GB of memory, plus a hyperparameter sweep"
     ).constraints
-    assert c.named_architectures == ["lstm", "gru", "tcn", "transformer", "cnn", "mlp"]
+    # in the order the prompt names them
+    assert c.named_architectures == ["cnn", "lstm", "gru", "tcn", "mlp", "transformer"]
     assert c.tbptt and c.distributed and c.hyperparameter_search
     assert (c.hardware, c.memory_gb) == ("multi_gpu", 40.0)
     c = prompt_hints("forecast with a memory-augmented transformer and truncated BPTT").constraints
