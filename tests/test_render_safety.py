@@ -82,6 +82,27 @@ def test_shape_check_catches_injected_code() -> None:
     codecheck.check_project(literal, reference, allow, lint=False)
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("x = 1", "x = 2.5", True),  # a literal may change ...
+        ("x = 1", "x = -3", True),  # ... including its sign
+        ("f('a', k=None)", "f('b', k=True)", True),
+        ("x = 1", "y = 1", False),  # a name may not
+        ("x = [1, 2]", "x = [1, 2, 3]", False),  # nor how many items a list holds
+        ("x = a + 1", "x = a - 1", False),  # nor an operator
+        ("x = 1", "x = -y", False),  # a sign on a name is an operation
+        ("import os", "import sys", False),
+        ("f(k=1)", "f(j=1)", False),  # nor a keyword
+        ("x = f'{a}'", "x = f'{b}'", False),
+    ],
+)
+def test_shape_masks_literals_and_nothing_else(a: str, b: str, same: bool) -> None:
+    import ast
+
+    assert (codecheck.shape(ast.parse(a)) == codecheck.shape(ast.parse(b))) is same
+
+
 def test_import_outside_the_allowlist_is_rejected() -> None:
     files = {"model.py": "import subprocess\n"}
     with pytest.raises(CodegenError) as info:

@@ -7,6 +7,7 @@ all of them, and must import none of torch, lightning, mlflow, sklearn, pandas o
 
 from __future__ import annotations
 
+import gc
 import sys
 import traceback
 from typing import Annotated, Any
@@ -163,7 +164,12 @@ def _dispatch(command: Any, args: list[str]) -> int:
 
 def run() -> None:
     """Console-script wrapper."""
-    sys.exit(main())
+    code = main()
+    # Every file is written and every run closed by now. Freezing the heap spares the
+    # interpreter's shutdown collection a pass over everything mlflow, pandas and SQLAlchemy
+    # allocated (0.5-0.9 s after a build); objects are still released, atexit handlers still run.
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

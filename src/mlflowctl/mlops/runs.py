@@ -21,7 +21,7 @@ from typing import Any
 
 from mlflowctl import __version__
 from mlflowctl.blueprint.model import Blueprint
-from mlflowctl.blueprint.results import TrainingRun
+from mlflowctl.blueprint.results import RenderedProject, TrainingRun
 from mlflowctl.errors import InterruptedRunError, TrackingUnavailableError
 from mlflowctl.mlops.liveness import (
     TAG_HEARTBEAT,
@@ -91,6 +91,7 @@ class Tracker:
         self._sent: set[tuple[str, int]] = set()
         #: set once a write found the store gone: later writes are not retried (X13)
         self._store_down = False
+        self._project_logged = False
         self._beat: threading.Thread | None = None
         self._old_sigterm: Any = None
 
@@ -356,21 +357,28 @@ class Tracker:
         if missing:
             self._log_now(missing)
 
+    def log_project(self, project: RenderedProject) -> None:
+        """The blueprint and the rendered files (known before training: logged while it runs)."""
+        assert self.run_id is not None and not self._project_logged
+        self._client.log_text(self.run_id, redact(self.blueprint.to_yaml()), "blueprint.yaml")
+        with tempfile.TemporaryDirectory(prefix="mlflowctl-project-") as tmp:
+            for rel, text in project.files.items():
+                dest = Path(tmp, rel)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(redact(text), encoding="utf-8")
+            if project.files:
+                self._client.log_artifacts(self.run_id, tmp, "project")
+        self._project_logged = True
+
     def _log_training(self, run: TrainingRun) -> str:
         assert self.run_id is not None
         c = self._client
         self._flush()
         self._backfill(run.project.root)
         self._log_now(metric_batch(run.metrics, max(run.epochs_completed - 1, 0)))
-        c.log_text(self.run_id, redact(self.blueprint.to_yaml()), "blueprint.yaml")
+        if not self._project_logged:
+            self.log_project(run.project)
         root = run.project.root
-        with tempfile.TemporaryDirectory(prefix="mlflowctl-project-") as tmp:
-            for rel, text in run.project.files.items():
-                dest = Path(tmp, rel)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_text(redact(text), encoding="utf-8")
-            if run.project.files:
-                c.log_artifacts(self.run_id, tmp, "project")
         for path, where in [(run.metrics_path, "outputs"), (run.report_path, "outputs")]:
             if path is not None and Path(path).is_file():
                 c.log_artifact(self.run_id, str(path), where)

@@ -232,6 +232,7 @@ def _train_tracked(
         try:
             assert tracker.run_id is not None
             _write_state(project.root, {**state, "run_ids": [*previous_runs, tracker.run_id]})
+            tracker.log_project(project)  # known already: off the path after the training
             warm_up()
         except BaseException as exc:
             tracker.__exit__(type(exc), exc, exc.__traceback__)
@@ -253,6 +254,19 @@ def _train_tracked(
         if on_event is not None:
             on_event(event)
 
+    logged: list[TrainingRun] = []
+
+    def log_while_exiting(run: TrainingRun) -> None:
+        """Every output is written: log them while the training process shuts down."""
+        with tracking_unavailable(uri):
+            tracker = opening.result()
+            for event in early:
+                tracker.on_event(event)
+            early.clear()
+            console.timed("tracking: logging the model and metrics to MLflow")
+            tracker.log_training(run)
+        logged.append(run)
+
     try:
         run = trainer.train(
             project,
@@ -263,6 +277,7 @@ def _train_tracked(
             scale=scale,
             abort=opening.failure,
             launched=opening.start,
+            finished=log_while_exiting,
         )
     except BaseException as exc:
         tracker = opening.settle()  # the run it opened ends FAILED / KILLED
@@ -281,8 +296,11 @@ def _train_tracked(
         for event in early:
             tracker.on_event(event)
         early.clear()
-        console.timed("tracking: logging the model and metrics to MLflow")
-        tracker.log_training(run)
+        if logged:  # logged while the child exited (the outputs cannot change after its end)
+            run = logged[0]
+        else:  # the child ended without a 'finished' event reaching us first
+            console.timed("tracking: logging the model and metrics to MLflow")
+            tracker.log_training(run)
         outcome.run = run
     return outcome
 

@@ -67,6 +67,7 @@ class EngineerPolicy(_Policy):
     import_allowlist: tuple[str, ...] = (
         "__future__",
         "argparse",
+        "gc",
         "json",
         "math",
         "os",

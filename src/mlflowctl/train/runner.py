@@ -80,13 +80,16 @@ def train(
     scale: Scale | None = None,
     abort: AbortCheck | None = None,
     launched: Callable[[], None] | None = None,
+    finished: Callable[[TrainingRun], None] | None = None,
 ) -> TrainingRun:
     """Run the project's training; the returned run is read from ``outputs/metrics.json``.
 
     ``launched`` is called once the child runs (work to do alongside it starts then, so it does
     not delay the start); ``abort`` is asked between polls whether that work (opening the
     tracking store) failed: then the child is stopped (SIGTERM, it saves its checkpoint) and
-    that error is raised here.
+    that error is raised here. ``finished`` is called with the run once the child reports it
+    finished (every output written) while the child process is still exiting (its interpreter
+    takes about a second to shut down); the child's exit status is still checked afterwards.
 
     A lock file in the build folder keeps a second training of the same folder out (F18); the
     training child inherits it (X10). With several devices ``train.py`` is the launcher
@@ -95,7 +98,7 @@ def train(
     """
     with folder_lock(project.root) as fd:
         return _train_locked(
-            project, max_epochs, accelerator, resume, on_event, fd, scale, abort, launched
+            project, max_epochs, accelerator, resume, on_event, fd, scale, abort, launched, finished
         )
 
 
@@ -109,6 +112,7 @@ def _train_locked(
     scale: Scale | None = None,
     abort: AbortCheck | None = None,
     launched: Callable[[], None] | None = None,
+    finished: Callable[[TrainingRun], None] | None = None,
 ) -> TrainingRun:
     root = project.root
     resumed_from = recover_checkpoint(root) if resume else None
@@ -156,6 +160,10 @@ def _train_locked(
                         on_event(event)
                 if done:
                     break
+                if finished is not None and last_end.get("status") == "finished":
+                    finished(read_run(project, resumed_from))  # while the child exits
+                    finished = None
+                    continue
                 if abort is not None and (problem := abort()) is not None:
                     _stop_child(child)
                     raise problem
