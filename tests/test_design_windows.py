@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,28 +18,47 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def _windows(cli: Callable[..., object], prompt: str, data: str, cwd: Path) -> set[int]:
+def _design(cli: Callable[..., object], prompt: str, data: str, cwd: Path) -> dict[str, Any]:
     proc = cli("design", prompt, "--data", data, "--json", cwd=cwd)
     assert proc.returncode == 0, proc.stderr[-2000:]  # type: ignore[attr-defined]
-    doc = json.loads(proc.stdout)  # type: ignore[attr-defined]
+    doc: dict[str, Any] = json.loads(proc.stdout)  # type: ignore[attr-defined]
+    return doc
+
+
+def _windows(cli: Callable[..., object], prompt: str, data: str, cwd: Path) -> set[int]:
+    doc = _design(cli, prompt, data, cwd)
     return {a["model"]["input"]["lookback"] for a in doc["approaches"]}
 
 
 @pytest.mark.parametrize(
-    ("prompt", "data", "window"),
+    ("prompt", "data", "window", "why"),
     [
         # monthly, stationary, a calendar year: 12 seasons of 12 (a fifth of 732 months)
-        ("what will the Pacific sea temperature do next year", "statsmodels:elnino", 144),
+        (
+            "what will the Pacific sea temperature do next year",
+            "statsmodels:elnino",
+            144,
+            "12 seasons of 12: stationary, calendar season",
+        ),
         # a solar cycle of 11 years is not the calendar's: three horizons of 11
-        ("predict yearly sunspot numbers for the next 11 years", "statsmodels:sunspots", 33),
+        (
+            "predict yearly sunspot numbers for the next 11 years",
+            "statsmodels:sunspots",
+            33,
+            "three horizons of 11",
+        ),
         # weekly with a strong upward trend: recent weeks say more, two horizons + 24
-        ("forecast weekly CO2 a year out", "statsmodels:co2", 128),
+        ("forecast weekly CO2 a year out", "statsmodels:co2", 128, "two horizons of 52 + 24"),
     ],
 )
 def test_window_by_season_and_trend(
-    cli: Callable[..., object], tmp_path: Path, prompt: str, data: str, window: int
+    cli: Callable[..., object], tmp_path: Path, prompt: str, data: str, window: int, why: str
 ) -> None:
-    assert _windows(cli, prompt, data, tmp_path) == {window}
+    doc = _design(cli, prompt, data, tmp_path)
+    for a in doc["approaches"]:
+        assert a["model"]["input"]["lookback"] == window
+        # the input says which rule chose its window
+        assert a["model"]["input"]["description"] == f"{window} past steps x 1 series ({why})"
 
 
 def test_a_users_monthly_csv_gets_seasons_up_to_a_fifth_of_it(

@@ -30,6 +30,7 @@ from mlflowctl.blueprint.model import (
 from mlflowctl.design.draft import ApproachDraft, DesignDraft
 from mlflowctl.design.reading_notes import reading_notes
 from mlflowctl.design.requirements import prompt_hints
+from mlflowctl.design.windows import default_window
 from mlflowctl.errors import BlueprintError
 from mlflowctl.families import (
     FAMILIES_FOR_MODALITY,
@@ -67,46 +68,6 @@ def tracked_metrics(task: str, n_outputs: int, wanted: tuple[str, ...] = ()) -> 
     return metrics_table.names(task, n_outputs=n_outputs, wanted=wanted)
 
 
-#: seasons the window of a stationary series with a calendar season holds, when the series is
-#: long enough: the mean of one season's values in the window then settles near its long-run
-#: mean (what climatology forecasts), which three seasons are too few for
-CALENDAR_SEASONS = 12
-
-
-def default_lookback(req: Requirements, profile: DataProfile | None) -> int:
-    """Three horizons of history, capped for long horizons and by the series' length.
-
-    At least two seasonal periods when the data has one, so the window holds the same season
-    twice (co2's weekly year: 104 steps, not 36). A stationary series whose season is the
-    calendar's (12 months, 4 quarters, 52 weeks, 7 days, 24 hours) gets up to
-    ``CALENDAR_SEASONS`` seasons, at most a fifth of the series (El Nino's monthly temperatures:
-    144 steps); a trending series, or a cycle that is not the calendar's (the solar cycle of
-    sunspots), keeps the short window, where recent values say more than old ones.
-    """
-    h = req.constraints.horizon or 12
-    lookback = max(16, min(3 * h, 2 * h + 24))
-    if profile is not None and profile.seasonal_period and profile.seasonal_period > 1:
-        period = profile.seasonal_period
-        lookback = max(lookback, 2 * period)
-        if _calendar_season(profile) and profile.series_length:
-            lookback = max(
-                lookback, min(CALENDAR_SEASONS * period, (profile.series_length - h) // 5)
-            )
-    if profile is not None and profile.series_length:
-        lookback = min(lookback, max(4, (profile.series_length - h) // 3))
-    return max(1, lookback)
-
-
-def _calendar_season(profile: DataProfile) -> bool:
-    """The period is the calendar's for the data's frequency, and the training part has no trend
-    (Dickey-Fuller stationary, no significant slope)."""
-    from mlflowctl.data.timeseries import SEASONAL_PERIOD
-
-    trend = profile.trend
-    calendar = SEASONAL_PERIOD.get(profile.frequency or "") == profile.seasonal_period
-    return bool(calendar and trend is not None and trend.stationary and not trend.significant)
-
-
 def input_output(
     req: Requirements, profile: DataProfile | None, prompt: str, lookback: int | None = None
 ) -> tuple[InputSpec, OutputSpec]:
@@ -116,11 +77,12 @@ def input_output(
         shape = (profile.image_shape if profile else None) or hints.image_shape or (1, 28, 28)
         inp = InputSpec(shape=list(shape), description="image: channels x height x width")
     elif req.modality in ("sequence", "text"):
-        steps = lookback or default_lookback(req, profile)
+        window = default_window(req, profile)
+        steps = lookback or window.steps
         n = max(1, profile.n_features) if profile is not None and profile.kind == "series" else 1
-        inp = InputSpec(
-            shape=[steps, n], lookback=steps, description=f"{steps} past steps x {n} series"
-        )
+        why = f" ({window.why})" if steps == window.steps else ""  # the default explains itself
+        described = f"{steps} past steps x {n} series{why}"
+        inp = InputSpec(shape=[steps, n], lookback=steps, description=described)
     else:
         n = (profile.n_features if profile else None) or hints.n_features or 16
         inp = InputSpec(shape=[n], description=f"{n} numeric features, standardized on train")

@@ -17,7 +17,6 @@ from mlflowctl.blueprint.model import (
 )
 from mlflowctl.design.critic import (
     MAXIMIZE,
-    default_lookback,
     input_output,
 )
 from mlflowctl.design.draft import ApproachDraft, DesignDraft
@@ -29,6 +28,7 @@ from mlflowctl.design.tradeoffs import (
     grounded_rationale,
     grounded_tradeoffs,
 )
+from mlflowctl.design.windows import default_lookback
 from mlflowctl.errors import InvalidInputError
 from mlflowctl.families import (
     FAMILIES_FOR_MODALITY,
