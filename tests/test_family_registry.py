@@ -81,7 +81,7 @@ TOY = FamilySpec(
     candidates=_candidates,
     defaults=lambda io, h: (ToyParams(width=8 if h.small else 32), {}),
     modalities=("tabular",),
-    activations=lambda p, shape, out: shape[0] + p.width + out,
+    activations=lambda p, io: io.flat + p.width + io.output_dim,
 )
 
 

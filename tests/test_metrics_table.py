@@ -142,7 +142,7 @@ def test_a_family_added_through_the_registry_reaches_every_consumer() -> None:
         flops=lambda p, io: 2 * io.flat * p.width,
         candidates=lambda io, **_: (FakeParams(width=w) for w in (2, 4, 8, 16)),
         modalities=("sequence",),
-        activations=lambda p, shape, out: p.width,
+        activations=lambda p, io: p.width,
         sequence=True,
         recurrent=True,
     )

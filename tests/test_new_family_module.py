@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from mlflowctl.blueprint.types import FamilyParamsBase, LayerSpec
-from mlflowctl.families._common import IO, FamilySpec, Hints, elements, linear, row, widths
+from mlflowctl.families._common import IO, FamilySpec, Hints, linear, row, widths
 
 
 class ToyParams(FamilyParamsBase):
@@ -70,7 +70,7 @@ FAMILIES = (
         candidates=candidates,
         defaults=defaults,
         modalities=("tabular",),
-        activations=lambda p, shape, out: elements(shape) + 2 * p.width + out,
+        activations=lambda p, io: io.flat + 2 * p.width + io.output_dim,
         order=70,
         aliases=r"\\btoy ?nets?\\b",
         title="Toy network",

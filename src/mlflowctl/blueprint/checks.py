@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlflowctl.blueprint.model import Approach
-from mlflowctl.families import REGISTRY
+from mlflowctl.families import IO, REGISTRY
 
 #: bytes per parameter while training with Adam in fp32: weights 4 + gradients 4 + moments 8
 BYTES_PER_PARAM = 16
@@ -100,7 +100,7 @@ def activations_per_sample(approach: Approach) -> int:
     """Activation elements one sample keeps for the backward pass (the family's estimate)."""
     model = approach.model
     spec = REGISTRY[model.family]
-    return int(spec.activations(model.params, tuple(model.input.shape), model.output.dim))
+    return int(spec.activations(model.params, IO(tuple(model.input.shape), model.output.dim)))
 
 
 def memory_estimate(approach: Approach) -> MemoryEstimate:

@@ -38,14 +38,6 @@ class IO:
         return self.shape[-1] if len(self.shape) == 2 else self.shape[0]
 
 
-def elements(shape: tuple[int, ...]) -> int:
-    """Numbers in one sample of this shape."""
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 def row(name: str, kind: str, shape: str, params: int) -> LayerSpec:
     """A layer-table row; unvalidated here (sizing builds thousands), the Blueprint checks it."""
     return LayerSpec.model_construct(name=name, kind=kind, shape=shape, params=params)
@@ -120,8 +112,8 @@ class FamilySpec:
     candidates: Callable[..., Iterable[Any]]
     #: modalities it reads, in order of preference
     modalities: tuple[str, ...]
-    #: activation elements one sample keeps for the backward pass: (params, input shape, out)
-    activations: Callable[[Any, tuple[int, ...], int], int]
+    #: activation elements one sample keeps for the backward pass, for this I/O
+    activations: Callable[[Any, IO], int]
     #: place in the Blueprint's family list (and the order designs offer ties in)
     order: int = 100
     #: what the prompt calls it (a regular expression over the lower-cased prompt)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from mlflowctl.blueprint.types import FamilyParamsBase, FiniteFloat, LayerSpec
-from mlflowctl.families._common import IO, FamilySpec, Hints, elements, linear, row, widths
+from mlflowctl.families._common import IO, FamilySpec, Hints, linear, row, widths
 
 
 class CNNParams(FamilyParamsBase):
@@ -93,15 +93,15 @@ def defaults(io: IO, h: Hints) -> tuple[CNNParams, dict[str, Any]]:
     return CNNParams(channels=[base << i for i in range(stages)], dropout=0.1), {"stages": stages}
 
 
-def activations(p: CNNParams, shape: tuple[int, ...], out: int) -> int:
+def activations(p: CNNParams, io: IO) -> int:
     """Stem conv, BN and ReLU, then two convs, two BNs, two ReLUs and the sum per block."""
-    height, width = (shape[1], shape[2]) if len(shape) == 3 else (1, 1)
-    total = elements(shape) + 3 * p.channels[0] * height * width
+    height, width = (io.shape[1], io.shape[2]) if len(io.shape) == 3 else (1, 1)
+    total = io.flat + 3 * p.channels[0] * height * width
     for i, c in enumerate(p.channels):
         if i:
             height, width = max(1, (height + 1) // 2), max(1, (width + 1) // 2)
         total += 7 * p.blocks_per_stage * c * height * width
-    return total + p.channels[-1] + out
+    return total + p.channels[-1] + io.output_dim
 
 
 def uses_batchnorm(params: Mapping[str, Any]) -> bool:

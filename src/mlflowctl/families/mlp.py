@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from mlflowctl.blueprint.types import Activation, FamilyParamsBase, FiniteFloat, LayerSpec, Norm
-from mlflowctl.families._common import IO, FamilySpec, Hints, elements, linear, row, widths
+from mlflowctl.families._common import IO, FamilySpec, Hints, linear, row, widths
 
 
 class MLPParams(FamilyParamsBase):
@@ -68,9 +68,9 @@ def defaults(io: IO, h: Hints) -> tuple[MLPParams, dict[str, Any]]:
     return MLPParams(hidden=hidden, activation="gelu", dropout=dropout), {"depth": depth}
 
 
-def activations(p: MLPParams, shape: tuple[int, ...], out: int) -> int:
+def activations(p: MLPParams, io: IO) -> int:
     """Linear output, norm, activation and dropout mask per hidden unit."""
-    return elements(shape) + 4 * sum(p.hidden) + out
+    return io.flat + 4 * sum(p.hidden) + io.output_dim
 
 
 def set_knob(params: dict[str, Any], name: str, value: int) -> None:

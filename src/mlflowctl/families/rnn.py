@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from mlflowctl.blueprint.types import FamilyParamsBase, FiniteFloat, LayerSpec
-from mlflowctl.families._common import IO, FamilySpec, Hints, elements, linear, row, widths
+from mlflowctl.families._common import IO, FamilySpec, Hints, linear, row, widths
 
 
 class RNNParams(FamilyParamsBase):
@@ -80,11 +80,10 @@ def defaults(
     return default, {"layers": n_layers}
 
 
-def activations(p: RNNParams, shape: tuple[int, ...], out: int) -> int:
+def activations(p: RNNParams, io: IO) -> int:
     """Gate pre-activations, activations and the states per step and layer."""
-    steps = shape[0] if len(shape) == 2 else 1
     gates = _GATES[p.family]
-    return elements(shape) + steps * p.layers * p.hidden * (2 * gates + 2) + steps * out
+    return io.flat + io.steps * (p.layers * p.hidden * (2 * gates + 2) + io.output_dim)
 
 
 _ABOUT: dict[str, dict[str, Any]] = {

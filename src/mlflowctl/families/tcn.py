@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from mlflowctl.blueprint.types import FamilyParamsBase, FiniteFloat, LayerSpec
-from mlflowctl.families._common import IO, FamilySpec, Hints, elements, linear, row, widths
+from mlflowctl.families._common import IO, FamilySpec, Hints, linear, row, widths
 
 
 class TCNParams(FamilyParamsBase):
@@ -75,10 +75,9 @@ def defaults(io: IO, h: Hints) -> tuple[TCNParams, dict[str, Any]]:
     return TCNParams(channels=[width] * blocks_for(io.steps), kernel_size=3, dropout=0.1), {}
 
 
-def activations(p: TCNParams, shape: tuple[int, ...], out: int) -> int:
+def activations(p: TCNParams, io: IO) -> int:
     """Two convs, two ReLUs, two dropouts and the sum per block and step."""
-    steps = shape[0] if len(shape) == 2 else 1
-    return elements(shape) + 7 * steps * sum(p.channels) + out
+    return io.flat + 7 * io.steps * sum(p.channels) + io.output_dim
 
 
 FAMILIES = (

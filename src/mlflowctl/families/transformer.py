@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from mlflowctl.blueprint.types import FamilyParamsBase, FiniteFloat, LayerSpec
-from mlflowctl.families._common import IO, FamilySpec, Hints, elements, linear, row, widths
+from mlflowctl.families._common import IO, FamilySpec, Hints, linear, row, widths
 
 
 class TransformerParams(FamilyParamsBase):
@@ -118,12 +118,11 @@ def defaults(io: IO, h: Hints) -> tuple[TransformerParams, dict[str, Any]]:
     return default, {"memory_tokens": h.memory}
 
 
-def activations(p: TransformerParams, shape: tuple[int, ...], out: int) -> int:
+def activations(p: TransformerParams, io: IO) -> int:
     """Projections, attention maps and feed-forward activations per layer and position."""
-    steps = shape[0] if len(shape) == 2 else 1
-    seq = steps + p.memory_tokens
+    seq = io.steps + p.memory_tokens
     per_layer = seq * (10 * p.d_model + 3 * p.ff_dim) + 2 * p.heads * seq * seq
-    return elements(shape) + seq * p.d_model * 2 + p.layers * per_layer + out
+    return io.flat + seq * p.d_model * 2 + p.layers * per_layer + io.output_dim
 
 
 def set_knob(params: dict[str, Any], name: str, value: int) -> None:
