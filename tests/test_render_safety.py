@@ -110,6 +110,24 @@ def test_import_outside_the_allowlist_is_rejected() -> None:
     assert "subprocess" in info.value.message and info.value.location == "model.py:1"
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def f():\n    import subprocess\n",
+        "try:\n    pass\nexcept Exception:\n    import subprocess\n",
+        "try:\n    pass\nfinally:\n    from subprocess import run\n",
+        "with open('x') as f:\n    if f:\n        pass\n    else:\n        import subprocess\n",
+        "match 1:\n    case 1:\n        import subprocess\n",
+        "class A:\n    async def f(self):\n        for x in []:\n            import subprocess\n",
+    ],
+)
+def test_an_import_nested_in_any_statement_is_found(code: str) -> None:
+    """The allowlist check walks statements only (an import is one): nested ones are found."""
+    files = {"model.py": code}
+    with pytest.raises(CodegenError, match="subprocess"):
+        codecheck.check_project(files, files, EngineerPolicy().import_allowlist, lint=False)
+
+
 def test_code_that_does_not_compile_is_rejected() -> None:
     files = {"model.py": "def broken(:\n"}
     with pytest.raises(CodegenError, match="does not compile"):

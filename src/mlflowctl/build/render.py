@@ -10,6 +10,7 @@ built in ``build.config``.
 
 from __future__ import annotations
 
+import contextlib
 import keyword
 import math
 import re
@@ -90,11 +91,24 @@ def environment() -> Any:
 
     from mlflowctl.resources import templates_dir
 
+    class QuietCache(jinja2.FileSystemBytecodeCache):
+        """jinja's cache of compiled templates (a private folder per user, keyed by the template's
+        source; 0.05 s a build); a cache it cannot write is skipped, never an error."""
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    try:
+        bytecode: Any = QuietCache()
+    except (OSError, RuntimeError):  # no usable temporary folder: compile each time
+        bytecode = None
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
+        bytecode_cache=bytecode,
     )
     env.filters.clear()
     env.filters.update({"pylit": pylit, "pyident": pyident, "token": token})

@@ -7,8 +7,11 @@ all of them, and must import none of torch, lightning, mlflow, sklearn, pandas o
 
 from __future__ import annotations
 
+import atexit
 import gc
+import os
 import sys
+import threading
 import traceback
 from typing import Annotated, Any
 
@@ -169,6 +172,17 @@ def run() -> None:
     # interpreter's shutdown collection a pass over everything mlflow, pandas and SQLAlchemy
     # allocated (0.5-0.9 s after a build); objects are still released, atexit handlers still run.
     gc.freeze()
+    if threading.active_count() == 1 and sys.getprofile() is None and sys.gettrace() is None:
+        # Nothing else runs and no profiler or coverage tracer waits for the interpreter's own
+        # exit: the atexit handlers (logging, mlflow) run here, then the process ends without
+        # tearing down the ~2,400 modules a build imported (0.08 s).
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more can be said
+                code = code or 1
+        os._exit(code)
     sys.exit(code)
 
 

@@ -118,12 +118,20 @@ def _ensure_registered_model(c: Any, registry: RegistrySpec) -> None:
         TAG_GATE: registry.gate.model_dump_json(),
         TAG_ALIASES: json.dumps([registry.challenger_alias, registry.champion_alias]),
     }
-    try:
-        c.create_registered_model(registry.model_name, tags=tags)
+    try:  # the usual case: the model exists and its tags are current (one read, no write)
+        stored = dict(c.get_registered_model(registry.model_name).tags)
     except MlflowException as exc:
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
-        for k, v in tags.items():
+        try:
+            c.create_registered_model(registry.model_name, tags=tags)
+            return
+        except MlflowException as exc2:  # another build created it meanwhile
+            if exc2.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            stored = {}
+    for k, v in tags.items():
+        if stored.get(k) != v:
             c.set_registered_model_tag(registry.model_name, k, v)
 
 
