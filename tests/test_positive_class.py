@@ -107,3 +107,45 @@ def test_build_tunes_the_threshold_and_predict_applies_it(tmp_path: Path) -> Non
     assert rendered.returncode == 0, rendered.stderr
     rows = list(csv.DictReader(rendered.stdout.splitlines()))
     assert all((r["label"] == "fraud") == (float(r["proba_fraud"]) >= t) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "metric", "direction", "threshold"),
+    [
+        ("flag fraud; an F1 of at least 0.6", "test_f1", "maximize", 0.6),
+        ("flag fraud, judged by balanced accuracy", "test_balanced_accuracy", "maximize", None),
+        ("flag fraud with well calibrated probabilities", "test_log_loss", "minimize", None),
+        ("flag fraud, log loss below 0.4", "test_log_loss", "minimize", 0.4),
+    ],
+)
+def test_f1_balanced_accuracy_and_log_loss_wishes_gate(
+    tmp_path: Path, prompt: str, metric: str, direction: str, threshold: float | None
+) -> None:
+    """Issue 14 item 3: the metrics a prompt may ask for include the positive class's F1,
+    balanced accuracy and log loss, each gating in its own direction."""
+    bp = _design(tmp_path, prompt)
+    rec = next(a for a in bp["approaches"] if a["name"] == bp["recommended"]["approach"])
+    gate = rec["infrastructure"]["registry"]["gate"]
+    assert (gate["metric"], gate["direction"], gate["threshold"]) == (metric, direction, threshold)
+    assert metric in rec["infrastructure"]["tracking"]["metrics"]
+
+
+def test_a_build_reports_and_gates_on_log_loss(tmp_path: Path) -> None:
+    """From outside: the build logs balanced accuracy, log loss and the positive class's F1 for
+    the network and every baseline, and the gate decides on the validation log loss."""
+    _design(tmp_path, "flag fraud, log loss below 0.9")
+    proc = run_cli(
+        tmp_path, "build", "bp.json", "--data", "tx.csv", "--out", "b", "--max-epochs", "3",
+        "--json",
+    )  # fmt: skip
+    assert proc.returncode in (0, 8), proc.stderr
+    found = json.loads((tmp_path / "b" / "outputs" / "metrics.json").read_text())
+    m = found["metrics"]
+    for key in ("balanced_accuracy", "log_loss", "f1"):
+        assert m[f"test_{key}"] >= 0 and m[f"val_{key}"] >= 0, key
+        for baseline in found["baselines"].values():
+            assert f"test_{key}" in baseline and f"val_{key}" in baseline, (key, baseline)
+    # the data are nearly linearly separable: logistic regression beats a coin's log(2)
+    assert 0 < found["baselines"]["logistic_regression"]["test_log_loss"] < np.log(2)
+    reason = json.loads(proc.stdout)["promotion_reason"]
+    assert "val_log_loss" in reason and ("<" in reason or ">" in reason or "first" in reason)

@@ -50,11 +50,17 @@ def np_classification(proba: np.ndarray, y: np.ndarray, positive: int) -> dict[s
     recall = tp / np.maximum(confusion.sum(1), 1)
     precision = tp / np.maximum(confusion.sum(0), 1)
     out = {"test_accuracy": float((guess == y).mean()), "test_f1_macro": float(f1.mean())}
+    # added with issue 14 item 3: scikit-learn's own definitions
+    from sklearn.metrics import balanced_accuracy_score, f1_score, log_loss
+
+    out["test_balanced_accuracy"] = float(balanced_accuracy_score(y, guess))
+    out["test_log_loss"] = float(log_loss(y, proba, labels=list(range(k))))
     if k == 2:
         hit = (y == positive).astype(int)
         out["test_roc_auc"] = np_roc_auc(proba[:, positive], hit)
         out["test_recall"] = float(recall[positive])
         out["test_precision"] = float(precision[positive])
+        out["test_f1"] = float(f1_score(y, guess, pos_label=positive, zero_division=0))
         out["test_pr_auc"] = np_pr_auc(proba[:, positive], hit)
     else:
         out["test_recall"] = float(recall.mean())

@@ -124,6 +124,13 @@ def test_size_words(prompt: str, size: str | None) -> None:
         ("RMSE under 2.5", "rmse", "<=", 2.5),
         ("an R-squared of at least 0.8", "r2", ">=", 0.8),
         ("MASE below 1", "mase", "<=", 1.0),
+        ("maximise balanced accuracy", "balanced_accuracy", "max", None),
+        ("a balanced accuracy of at least 85%", "balanced_accuracy", ">=", 0.85),
+        ("keep the mean per-class recall high", "balanced_accuracy", "max", None),
+        ("minimise log loss", "log_loss", "min", None),
+        ("a logloss under 0.3", "log_loss", "<=", 0.3),
+        ("we need well calibrated probabilities", "log_loss", "min", None),
+        ("negative log-likelihood below 0.25", "log_loss", "<=", 0.25),
     ],
 )
 def test_metric_wishes_and_thresholds(

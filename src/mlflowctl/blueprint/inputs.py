@@ -49,8 +49,8 @@ class Provenance(Strict):
 
 #: a metric wish by the name people use; ``blueprint.metrics.WISHES`` maps it to a logged metric
 WishMetric = Literal[
-    "accuracy", "recall", "precision", "f1", "roc_auc", "pr_auc", "mae", "rmse", "mse", "r2",
-    "mase", "smape", "mape",
+    "accuracy", "recall", "precision", "f1", "balanced_accuracy", "log_loss", "roc_auc",
+    "pr_auc", "mae", "rmse", "mse", "r2", "mase", "smape", "mape",
 ]  # fmt: skip
 
 

@@ -78,6 +78,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("test_recall", "test", _CLS, _UP, "recall", binary_only=True, declared=True),
     Metric("test_precision", "test", _CLS, _UP, "precision", binary_only=True, declared=True),
     Metric("test_pr_auc", "test", _CLS, _UP, "pr_auc", binary_only=True, declared=True),
+    Metric("test_f1", "test", _CLS, _UP, "f1", binary_only=True, declared=True),
+    Metric("test_balanced_accuracy", "test", _CLS, _UP, "balanced_accuracy", declared=True),
+    Metric("test_log_loss", "test", _CLS, _DOWN, "log_loss", declared=True),
 )
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 #: every metric whose larger value is better
@@ -130,20 +133,25 @@ def names(
 
 
 #: a metric wish by the name people use -> the test metric that measures it
-WISHES: dict[str, str] = {
-    "accuracy": "test_accuracy", "recall": "test_recall", "precision": "test_precision",
-    "f1": "test_f1_macro", "roc_auc": "test_roc_auc", "pr_auc": "test_pr_auc",
-    "mae": "test_mae", "rmse": "test_rmse", "mse": "test_rmse", "r2": "test_r2",
-    "mase": "test_mase", "smape": "test_smape",
+#: a wish's metrics, the first one a project can log wins: "f1" of a binary classifier is the
+#: positive class's F1, of more classes the macro F1
+WISHES: dict[str, tuple[str, ...]] = {
+    "accuracy": ("test_accuracy",), "recall": ("test_recall",),
+    "precision": ("test_precision",), "f1": ("test_f1", "test_f1_macro"),
+    "balanced_accuracy": ("test_balanced_accuracy",), "log_loss": ("test_log_loss",),
+    "roc_auc": ("test_roc_auc",), "pr_auc": ("test_pr_auc",), "mae": ("test_mae",),
+    "rmse": ("test_rmse",), "mse": ("test_rmse",), "r2": ("test_r2",), "mase": ("test_mase",),
+    "smape": ("test_smape",),
 }  # fmt: skip
 
 
 def for_wish(wish: str, task: str, n_outputs: int | None) -> Metric | None:
     """The test metric a wish maps to when a project of ``task`` can log it, else None."""
-    row = BY_NAME.get(WISHES.get(wish, ""))
-    if row is None or task not in row.tasks or (row.binary_only and n_outputs != 2):
-        return None
-    return row
+    for name in WISHES.get(wish, ()):
+        row = BY_NAME[name]
+        if task in row.tasks and (not row.binary_only or n_outputs == 2):
+            return row
+    return None
 
 
 def computations(task: str, *, n_outputs: int | None = None) -> list[str]:

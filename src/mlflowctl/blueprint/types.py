@@ -52,6 +52,9 @@ MetricName = Literal[
     "test_recall",
     "test_precision",
     "test_pr_auc",
+    "test_f1",
+    "test_balanced_accuracy",
+    "test_log_loss",
 ]
 Direction = Literal["maximize", "minimize"]
 MetricMode = Literal["min", "max"]

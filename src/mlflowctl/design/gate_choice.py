@@ -50,12 +50,15 @@ def gate_of(
                 f"gate: {wish.metric} of the positive class '{c.positive_class}' on validation"
                 + (
                     f"; its decision threshold is tuned on validation for {wish.metric}"
-                    if wish.metric in ("recall", "precision")
+                    if wish.metric in ("recall", "precision", "f1")
                     else ""
                 )
             )
         elif wish.metric == "f1" and n_outputs == 2:
-            notes.append("gate: macro F1; the decision threshold is tuned on validation for F1")
+            notes.append(
+                "gate: F1 of the positive class (the minority class); the decision threshold "
+                "is tuned on validation for F1"
+            )
         return row.name, threshold, notes
     imbalanced = c.imbalance is not None or (imbalance_ratio or 0) >= GATE_IMBALANCE
     if imbalanced and req.task == "classification" and n_outputs == 2:

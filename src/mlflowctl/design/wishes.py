@@ -23,6 +23,10 @@ METRIC_WORDS: dict[str, str] = {
     r"recall",
     "pr_auc": r"\bpr[- ]?auc\b|\bauprc\b|average precision|area under the precision",
     "roc_auc": r"(?<!pr )(?<!pr-)\b(roc[- ]?)?auc\b|\bauroc\b|area under the (roc )?curve",
+    "balanced_accuracy": r"balanced[- ]accuracy|\bbalanced[- ]acc\b|mean (per-class|class) "
+    r"recall|macro[- ]recall",
+    "log_loss": r"\blog[- ]?loss\b|\blogloss\b|negative log[- ]likelihood|\bnll\b|"
+    r"calibrated probabilit",
     "accuracy": r"accuracy|accurate|correct(ly)? (classif|predict|label)|error rate",
     "mase": r"\bmase\b|mean absolute scaled error",
     "smape": r"\bs-?mape\b|symmetric mean absolute percentage",
@@ -34,8 +38,13 @@ METRIC_WORDS: dict[str, str] = {
     r"explained variance",
 }
 #: metrics whose values lie in [0, 1] ("97 %" means 0.97)
-UNIT_INTERVAL = {"accuracy", "recall", "precision", "f1", "roc_auc", "pr_auc", "r2"}
+UNIT_INTERVAL = {
+    "accuracy", "balanced_accuracy", "recall", "precision", "f1", "roc_auc", "pr_auc", "r2",
+}  # fmt: skip
+#: error metrics of numbers (a prompt wishing only these asks for a regression)
 MINIMIZED = {"mae", "rmse", "mse", "mase", "smape", "mape"}
+#: lower is better, of class probabilities
+MINIMIZED_CLASS = {"log_loss"}
 _GE = (
     r"at least|no less than|not less than|minimum(?: of)?|above|over|more than|exceeds?|"
     r"exceeding|better than|reach(?:es|ing)?|hit(?:s|ting)?|>=|≥|>|of at least"
@@ -80,7 +89,7 @@ def read_metrics(low: str) -> list[dict[str, Any]]:
 
 
 def _threshold(name: str, low: str, start: int, end: int) -> dict[str, Any]:
-    default_op = "min" if name in MINIMIZED else "max"
+    default_op = "min" if name in MINIMIZED | MINIMIZED_CLASS else "max"
     before = low[max(0, start - 40) : start]
     after = low[end : end + 45]
     # "at least 98% accuracy", "a 0.9 F1", "97 % test accuracy"
