@@ -78,7 +78,10 @@ def _wish_notes(
             )
     if c.size_preference or c.prefer_fast or c.edge:
         why = c.size_preference or ("edge device" if c.edge else "fast inference")
-        notes.append(f"the prompt asks for a {why} model: the smallest approach is recommended")
+        article = "an" if why[0] in "aeiou" else "a"
+        notes.append(
+            f"the prompt asks for {article} {why} model: the smallest approach is recommended"
+        )
     return notes
 
 

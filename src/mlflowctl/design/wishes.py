@@ -15,10 +15,14 @@ METRIC_WORDS: dict[str, str] = {
     r"catch (all|every|most|as many)|(don'?t|never|not) miss|miss(ing)? (as )?few|"
     r"missing (a|an|any|one)\b[^,.;]{0,30}\b(worse|costly|unacceptable|bad)|"
     r"false negatives?\b[^,.;]{0,25}\b(worse|costly|expensive|bad|unacceptable|avoid)|"
-    r"(minimi[sz]e|avoid|reduce) false negatives",
+    r"(minimi[sz]e|avoid|reduce) false negatives|"
+    r"(miss(ing|ed)?|misclassif\w*|overlook\w*|letting \w+ through)\b[^,.;]{0,40}\bcosts?\b"
+    r"[^,.;]{0,25}\bmore than\b[^,.;]{0,15}\bfalse (alarms?|positives?)",
     "precision": r"precision|positive predictive value|\bppv\b|"
     r"false (alarms?|positives?)\b[^,.;]{0,25}\b(worse|costly|expensive|bad|unacceptable)|"
-    r"(minimi[sz]e|avoid|reduce|few) false (alarms|positives)",
+    r"(minimi[sz]e|avoid|reduce|few) false (alarms|positives)|"
+    r"false (alarms?|positives?)\b[^,.;]{0,25}\bcosts?\b[^,.;]{0,25}\bmore than\b[^,.;]{0,25}"
+    r"\b(miss|false negative|overlook)",
     "f1": r"\bf-?1\b|f1[- ]score|\bf[- ]score|f[- ]measure|balance (of |between )?precision and "
     r"recall",
     "pr_auc": r"\bpr[- ]?auc\b|\bauprc\b|average precision|area under the precision",
