@@ -193,3 +193,49 @@ def test_tune_lets_the_baseline_stand_in_for_the_tuned_network(tmp_path: Path) -
     summary = json.loads(proc.stdout)
     assert "baseline seasonal_naive registered" in summary["promotion_reason"]
     assert summary["aliases"] == ["champion"]
+
+
+def _separable_csv(path: Path, n: int = 400) -> Path:
+    """Two classes six standard deviations apart: the network and every baseline classify the
+    validation rows perfectly, and gradient boosting's probabilities are far sharper."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, n)
+    x = (y[:, None] * 2 - 1) * 3 + rng.normal(0, 0.5, (n, 2))
+    rows = ["a,b,label"] + [
+        f"{a:.4f},{b:.4f},{'yes' if t else 'no'}" for (a, b), t in zip(x, y, strict=True)
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_tie_on_the_gate_metric_goes_to_the_lower_log_loss_only_when_allowed(
+    tmp_path: Path,
+) -> None:
+    _separable_csv(tmp_path / "sep.csv")
+    proc = run_cli(
+        tmp_path, "design", "predict the label", "--data", "sep.csv", "--target", "label", "-o",
+        "bp.yaml",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    common = ["build", "bp.yaml", "--max-epochs", "3", "--json"]
+    plain = run_cli(tmp_path, *common, "--out", "b1", "--tracking-uri", "sqlite:///plain.db")
+    assert plain.returncode == 0, plain.stderr[-2000:]
+    found = json.loads(plain.stdout)
+    assert found["model_version"] == 1 and found["promoted"], found  # a tie passes the gate
+    assert "ties baseline" in found["promotion_reason"]
+
+    allowed = run_cli(
+        tmp_path, *common, "--out", "b2", "--tracking-uri", "sqlite:///allowed.db",
+        "--allow-baseline-champion",
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr[-2000:]
+    found = json.loads(allowed.stdout)
+    reason = found["promotion_reason"]
+    assert found["model_version"] == 2 and found["promoted"], reason
+    assert "val_accuracy 1 ties baseline hist_gradient_boosting 1 and the baseline's " in reason
+    assert "val_log_loss" in reason and "registered as v2 and promoted" in reason
+    metrics = json.loads((tmp_path / "b2" / "outputs" / "metrics.json").read_text())
+    assert metrics["baseline_best"] == "hist_gradient_boosting"  # the tie-break evaluate.py used
+    assert metrics["baseline_saved"]["name"] == "hist_gradient_boosting"

@@ -26,3 +26,37 @@ def test_a_win_over_the_baseline_is_called_a_win() -> None:
 def test_a_loss_names_both_figures() -> None:
     ok, reason = gate_decision(GATE, 0.93, None, ("logistic_regression", 0.95))
     assert not ok and reason == "val_accuracy 0.93 < baseline logistic_regression 0.95 + margin 0"
+
+
+def test_a_tie_goes_to_the_lower_validation_log_loss_when_the_finer_scores_are_given() -> None:
+    """Under --allow-baseline-champion the finer scores are passed: a network that only ties the
+    baseline and has the higher validation log loss fails, naming both; one with the lower (or
+    equal) log loss passes; a win on the gate metric needs no tie-break."""
+    base = ("logistic_regression", 1.0)
+    ok, reason = gate_decision(GATE, 1.0, None, base, (0.0575, 0.0264))
+    assert not ok and reason == (
+        "val_accuracy 1 ties baseline logistic_regression 1 and the baseline's val_log_loss "
+        "0.0264 is below the network's 0.0575"
+    )
+    assert gate_decision(GATE, 1.0, None, base, (0.0264, 0.0575))[0]
+    assert gate_decision(GATE, 1.0, None, base, (0.03, 0.03))[0]
+    assert gate_decision(GATE, 0.98, None, ("svc", 0.95), (0.9, 0.1))[0]
+
+
+def test_the_best_baseline_breaks_a_tie_on_validation_log_loss() -> None:
+    from mlflowctl.mlops.gate import best_baseline, finer_scores
+
+    metrics = {
+        "val_log_loss": 0.0072,
+        "baseline.logistic_regression.val_accuracy": 1.0,
+        "baseline.logistic_regression.val_log_loss": 0.046,
+        "baseline.hist_gradient_boosting.val_accuracy": 1.0,
+        "baseline.hist_gradient_boosting.val_log_loss": 0.0049,
+        "baseline.svc.val_accuracy": 0.96,
+        "baseline.svc.val_log_loss": 0.001,
+    }
+    best = best_baseline(metrics, "val_accuracy", "maximize")
+    assert best == ("hist_gradient_boosting", 1.0)
+    assert finer_scores(metrics, best) == (0.0072, 0.0049)
+    del metrics["val_log_loss"]  # a regressor, or a run from before log loss was logged
+    assert finer_scores(metrics, best) is None

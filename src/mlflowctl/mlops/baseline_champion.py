@@ -1,13 +1,14 @@
 """``--allow-baseline-champion``: the best classical baseline in the network's place.
 
 When the network fails the gate *because the best baseline beats it* (not a threshold, not the
-champion), and the user allowed it, the baseline the build saved (``outputs/baseline/``: a skops
-estimator or the series baseline's numbers, no pickle) is logged as a second model of the same
-training run (``baseline-model``: raw rows in, the network's output columns out), registered as
-its own version (tags ``mlflowctl.kind=baseline`` and ``baseline_name``, its validation and test
-metrics) and put through the same gate against the current champion, minus the baseline check.
-Anything else (no baseline saved, the failure was the threshold) leaves the verdict as it was,
-with the reason saying why.
+champion), or only ties it on the gate metric with the higher validation log loss (under this
+flag a tie goes to the better-calibrated model), and the user allowed it, the baseline the build
+saved (``outputs/baseline/``: a skops estimator or the series baseline's numbers, no pickle) is
+logged as a second model of the same training run (``baseline-model``: raw rows in, the
+network's output columns out), registered as its own version (tags ``mlflowctl.kind=baseline``
+and ``baseline_name``, its validation and test metrics) and put through the same gate against
+the current champion, minus the baseline check. Anything else (no baseline saved, the failure
+was the threshold) leaves the verdict as it was, with the reason saying why.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from typing import Any
 
 from mlflowctl.blueprint.model import RegistrySpec
 from mlflowctl.blueprint.results import ModelVersion, TrainingRun
-from mlflowctl.mlops.gate import baseline_of, gate_decision, metric_of, metric_tag, val_metric
+from mlflowctl.mlops.gate import (
+    baseline_of,
+    finer_scores,
+    gate_decision,
+    metric_of,
+    metric_tag,
+    val_metric,
+)
 from mlflowctl.mlops.registry import (
     TAG_BUILD,
     TAG_RUN,
@@ -42,7 +50,9 @@ def lost_to_baseline(c: Any, registry: RegistrySpec, version: int) -> tuple[str,
     if baseline is None or mv.tags.get(TAG_KIND) == "baseline":
         return None
     gate = registry.gate.model_copy(update={"threshold": None})
-    passed, _ = gate_decision(gate, metric_of(c, mv, val_metric(gate.metric)), None, baseline)
+    finer = finer_scores(c.get_run(mv.run_id).data.metrics, baseline) if mv.run_id else None
+    value = metric_of(c, mv, val_metric(gate.metric))
+    passed, _ = gate_decision(gate, value, None, baseline, finer)
     return None if passed else baseline
 
 

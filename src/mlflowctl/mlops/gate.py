@@ -10,7 +10,8 @@ champion's value (by at least ``min_improvement``), and returns the verdict with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlflowctl.blueprint.model import MetricTarget, PromotionGate
@@ -46,10 +47,22 @@ def val_metric(metric: str) -> str:
     return "val_" + metric[len("test_") :] if metric.startswith("test_") else metric
 
 
+#: breaks a tie on the gate metric: the lower validation log loss (classifiers log it), a finer
+#: and proper score; the rendered evaluate.py picks its best baseline by the same rule
+FINER = "val_log_loss"
+
+
+def _finer(metrics: Mapping[str, float], name: str) -> float:
+    value = metrics.get(f"baseline.{name}.{FINER}")
+    return float(value) if value is not None and value == value else math.inf
+
+
 def best_baseline(
-    metrics: dict[str, float], metric: str, direction: str
+    metrics: Mapping[str, float], metric: str, direction: str
 ) -> tuple[str, float] | None:
-    """The best ``baseline.<name>.<metric>`` in ``metrics`` (NaN ignored), or None."""
+    """The best ``baseline.<name>.<metric>`` in ``metrics`` (NaN ignored), or None; a tie goes
+    to the lower validation log loss, then to the name (what evaluate.py saved)."""
+    sign = 1.0 if direction == "maximize" else -1.0
     found = [
         (key.split(".", 2)[1], float(v))
         for key, v in metrics.items()
@@ -57,8 +70,17 @@ def best_baseline(
     ]
     if not found:
         return None
-    pick = max if direction == "maximize" else min
-    return pick(found, key=lambda item: item[1])
+    return max(found, key=lambda item: (sign * item[1], -_finer(metrics, item[0]), item[0]))
+
+
+def finer_scores(
+    metrics: Mapping[str, float], baseline: tuple[str, float]
+) -> tuple[float, float] | None:
+    """The network's and the baseline's validation log loss in a run's metrics, or None."""
+    mine, theirs = metrics.get(FINER), _finer(metrics, baseline[0])
+    if mine is None or mine != mine or theirs == math.inf:
+        return None
+    return float(mine), theirs
 
 
 def gate_decision(
@@ -66,7 +88,10 @@ def gate_decision(
     value: float | None,
     champion: float | None,
     baseline: tuple[str, float] | None = None,
+    finer: tuple[float, float] | None = None,
 ) -> tuple[bool, str]:
+    """``finer``: the network's and the baseline's validation log loss; given, a network that
+    only ties the baseline on the gate metric fails when its log loss is the higher."""
     metric = val_metric(gate.metric)
     if value is None:
         return False, f"challenger has no {metric} metric"
@@ -79,6 +104,11 @@ def gate_decision(
             return False, (
                 f"{metric} {value:.4g} {op} baseline {name} {base:.4g} {pm} margin "
                 f"{gate.min_improvement:g}"
+            )
+        if finer is not None and value == base and finer[0] > finer[1]:
+            return False, (
+                f"{metric} {value:.4g} ties baseline {name} {base:.4g} and the baseline's "
+                f"{FINER} {finer[1]:.4g} is below the network's {finer[0]:.4g}"
             )
     if gate.threshold is not None and sign * (value - gate.threshold) < 0:
         return False, f"{metric} {value:.4g} misses the threshold {gate.threshold:.4g}"

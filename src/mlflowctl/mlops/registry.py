@@ -27,6 +27,7 @@ from mlflowctl.mlops.gate import (
     TAG_BASELINE,
     baseline_of,
     best_baseline,
+    finer_scores,
     gate_decision,
     metric_of,
     metric_tag,
@@ -55,15 +56,9 @@ def validate_registry_spec(registry: RegistrySpec) -> None:
         _validate_model_name,
     )
 
+    alias = [_validate_model_alias_name, _validate_model_alias_name_reserved]
     checks = [("model_name", registry.model_name, [_validate_model_name])]
-    for field in ("challenger_alias", "champion_alias"):
-        checks.append(
-            (
-                field,
-                getattr(registry, field),
-                [_validate_model_alias_name, _validate_model_alias_name_reserved],
-            )
-        )
+    checks += [(f, getattr(registry, f), alias) for f in ("challenger_alias", "champion_alias")]
     for field, value, validators in checks:
         for validate in validators:
             try:
@@ -268,9 +263,11 @@ def register_challenger(
 
 
 def apply_gate(
-    tracking_uri: str, registry: RegistrySpec, version: int, *, build_id: str
+    tracking_uri: str, registry: RegistrySpec, version: int, *, build_id: str, ties: bool = False
 ) -> ModelVersion:
-    """The blueprint's gate against the current ``@champion`` decides promotion (serialized)."""
+    """The blueprint's gate against the current ``@champion`` decides promotion (serialized).
+    ``ties`` (``--allow-baseline-champion``): a tie with the best baseline goes to the lower
+    validation log loss (``gate.finer_scores``)."""
     c = client(tracking_uri)
     name, gate = registry.model_name, registry.gate
     with store_lock(tracking_uri):
@@ -288,7 +285,9 @@ def apply_gate(
             return _to_result(c, name, mv.version, True, reason)  # not a gate failure: exit 0
         metric = val_metric(gate.metric)
         champ_value = None if champ is None else metric_of(c, champ, metric)
-        ok, reason = gate_decision(gate, metric_of(c, mv, metric), champ_value, baseline_of(mv))
+        base = baseline_of(mv)
+        finer = finer_scores(c.get_run(mv.run_id).data.metrics, base) if ties and base else None
+        ok, reason = gate_decision(gate, metric_of(c, mv, metric), champ_value, base, finer)
         if not ok:
             c.set_model_version_tag(name, mv.version, "gate_result", reason[:5000])
             return _to_result(c, name, mv.version, False, reason)
@@ -304,6 +303,7 @@ def register(
     registry: RegistrySpec,
     *,
     build_id: str,
+    ties: bool = False,
 ) -> ModelVersion:
     """``register_challenger`` then ``apply_gate``: what one build does after training."""
     from mlflowctl.mlops.store import tracking_errors
@@ -312,7 +312,7 @@ def register(
         mv = register_challenger(tracking_uri, run_id, training_run, registry, build_id=build_id)
         if mv.promoted:
             return mv
-        return apply_gate(tracking_uri, registry, mv.version, build_id=build_id)
+        return apply_gate(tracking_uri, registry, mv.version, build_id=build_id, ties=ties)
 
 
 def promote(tracking_uri: str, name: str, version: int, *, force: bool = False) -> ModelVersion:

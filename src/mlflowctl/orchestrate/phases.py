@@ -245,7 +245,10 @@ def phase_promote(p: Pipeline) -> dict[str, Any]:
     reg = p.journal.phases["register"].outputs
     registry = bp.approach(outcome.project.approach).infrastructure.registry
     uri = outcome.tracking_uri or tracking_uri_of(p)
-    mv = apply_gate(uri, registry, int(reg["model_version"]), build_id=outcome.build_id or "")
+    ties = p.opts.allow_baseline_champion
+    mv = apply_gate(
+        uri, registry, int(reg["model_version"]), build_id=outcome.build_id or "", ties=ties
+    )
     if not mv.promoted and p.opts.allow_baseline_champion:
         from mlflowctl.mlops.baseline_champion import offer_baseline
 

@@ -329,8 +329,9 @@ def register_and_gate(
     registry = blueprint.approach(outcome.project.approach).infrastructure.registry
     with tracking_unavailable(outcome.tracking_uri):
         outcome.version = register(
-            outcome.tracking_uri, outcome.run_id, outcome.run, registry, build_id=outcome.build_id
-        )
+            outcome.tracking_uri, outcome.run_id, outcome.run, registry,
+            build_id=outcome.build_id, ties=allow_baseline,
+        )  # fmt: skip
         if allow_baseline and not outcome.version.promoted:
             from mlflowctl.mlops.baseline_champion import offer_baseline
 
