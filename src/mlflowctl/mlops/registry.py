@@ -235,13 +235,15 @@ def register_challenger(
         )
     c = client(tracking_uri)
     name = registry.model_name
-    run = c.get_run(run_id)
-    model_uri = training_run.extra.get("model_uri") or run.data.tags.get("mlflowctl.model_uri")
+    model_uri, sha = training_run.extra.get("model_uri"), training_run.weights_sha256
+    if not model_uri or not sha:  # registered again later: what the run recorded
+        logged = c.get_run(run_id).data.tags
+        model_uri = model_uri or logged.get("mlflowctl.model_uri")
+        sha = sha or logged.get("mlflowctl.weights_sha256", "")
     if not model_uri:
         raise RegistryConflictError(
             f"run {run_id} has no logged model", hint="log it with Tracker.log_training first"
         )
-    sha = training_run.weights_sha256 or run.data.tags.get("mlflowctl.weights_sha256", "")
     metric = val_metric(registry.gate.metric)
     tags = {TAG_BUILD: build_id, TAG_RUN: run_id, TAG_SHA: sha}
     for key in {registry.gate.metric, metric}:

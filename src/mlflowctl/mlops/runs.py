@@ -114,7 +114,7 @@ class Tracker:
         run = self._client.create_run(
             exp_id, tags=tags, run_name=f"{self.approach.name}-{self.build_id}"[:250]
         )
-        self.run_id = str(run.info.run_id)
+        self.run_id, self.experiment_id = str(run.info.run_id), str(exp_id)
         try:
             self._log_params()
         except BaseException:
@@ -390,8 +390,7 @@ class Tracker:
         run.weights_sha256 = digest
         from mlflowctl.mlops.model_logging import log_pickle_free_model
 
-        exp_id = c.get_run(self.run_id).info.experiment_id
-        self.model_uri = log_pickle_free_model(c, exp_id, self.run_id, root, weights)
+        self.model_uri = log_pickle_free_model(c, self.experiment_id, self.run_id, root, weights)
         c.set_tag(self.run_id, TAG_MODEL_URI, self.model_uri)
         c.set_tag(self.run_id, TAG_WEIGHTS, digest)
         run.extra["model_uri"] = self.model_uri
