@@ -61,7 +61,7 @@ def test_window_by_season_and_trend(
         assert a["model"]["input"]["description"] == f"{window} past steps x 1 series ({why})"
 
 
-def test_a_users_monthly_csv_gets_seasons_up_to_a_fifth_of_it(
+def test_a_users_monthly_csv_gets_whole_seasons_up_to_a_fifth_of_it(
     cli: Callable[..., object], tmp_path: Path
 ) -> None:
     rng = np.random.default_rng(1)
@@ -71,8 +71,8 @@ def test_a_users_monthly_csv_gets_seasons_up_to_a_fifth_of_it(
         rows.append(f"{2000 + t // 12}-{t % 12 + 1:02d}-01,{level:.2f}")
     (tmp_path / "visits.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     prompt = "how many visitors will we get each month over the next half year"
-    # 12 seasons would be 144 steps; a fifth of (300 - 6) is 58
-    assert _windows(cli, prompt, "visits.csv", tmp_path) == {58}
+    # 12 seasons would be 144 steps; a fifth of (300 - 6) is 58, which holds 4 whole seasons
+    assert _windows(cli, prompt, "visits.csv", tmp_path) == {48}
     # the same months with a steady climb: a trend, so the short window stays
     climbing = ["date,visitors"] + [
         f"{r.split(',')[0]},{float(r.split(',')[1]) + 0.8 * i:.2f}" for i, r in enumerate(rows[1:])

@@ -3,8 +3,8 @@
 Three horizons of history, capped for long horizons and by the series' length; at least two
 seasonal periods when the data has one, so the window holds the same season twice (co2's weekly
 year: 104 steps, not 36). A stationary series whose season is the calendar's (12 months, 4
-quarters, 52 weeks, 7 days, 24 hours) gets up to ``CALENDAR_SEASONS`` seasons, at most a fifth of
-the series (El Nino's monthly temperatures: 144 steps), so the mean of one season's values in the
+quarters, 52 weeks, 7 days, 24 hours) gets up to ``CALENDAR_SEASONS`` whole seasons, at most a
+fifth of the series (El Nino's monthly temperatures: 144 steps), so the mean of one season's values in the
 window settles near its long-run mean, what climatology forecasts; a trending series, or a cycle
 that is not the calendar's (the solar cycle of sunspots), keeps the short window, where recent
 values say more than old ones.
@@ -39,10 +39,11 @@ def default_window(req: Requirements, profile: DataProfile | None) -> Window:
         if 2 * period > steps:
             steps, why = 2 * period, f"two seasons of {period}"
         if calendar_season(profile) and profile.series_length:
-            wanted = min(CALENDAR_SEASONS * period, (profile.series_length - h) // 5)
-            if wanted > steps:
-                steps = wanted
-                why = f"{wanted / period:.3g} seasons of {period}: stationary, calendar season"
+            # whole seasons, so each season of the year weighs the same in the window
+            seasons = min(CALENDAR_SEASONS, (profile.series_length - h) // 5 // period)
+            if seasons * period > steps:
+                steps = seasons * period
+                why = f"{seasons} seasons of {period}: stationary, calendar season"
     if profile is not None and profile.series_length:
         cap = max(4, (profile.series_length - h) // 3)
         if cap < steps:
