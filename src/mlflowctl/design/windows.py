@@ -4,10 +4,10 @@ Three horizons of history, capped for long horizons and by the series' length; a
 seasonal periods when the data has one, so the window holds the same season twice (co2's weekly
 year: 104 steps, not 36). A stationary series whose season is the calendar's (12 months, 4
 quarters, 52 weeks, 7 days, 24 hours) gets up to ``CALENDAR_SEASONS`` whole seasons, at most a
-fifth of the series (El Nino's monthly temperatures: 144 steps), so the mean of one season's values in the
-window settles near its long-run mean, what climatology forecasts; a trending series, or a cycle
-that is not the calendar's (the solar cycle of sunspots), keeps the short window, where recent
-values say more than old ones.
+fifth of the series (El Nino's monthly temperatures: 144 steps), so the mean of one season's
+values in the window settles near its long-run mean, what climatology forecasts; a trending
+series, or a cycle that is not the calendar's (the solar cycle of sunspots), keeps the short
+window, where recent values say more than old ones.
 """
 
 from __future__ import annotations
