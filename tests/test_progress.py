@@ -66,6 +66,8 @@ def test_run_without_terminal_prints_each_epoch_once_in_order(tmp_path: Path) ->
     # no silent gap: a line when the process starts and when logging begins
     assert any("training: started python train.py" in line for line in lines), out
     assert any("logging the model" in line for line in lines), out
+    # and one when the fit ends and the scoring of the best checkpoint and the baselines begins
+    assert any("epochs in" in line and "testing the best checkpoint" in line for line in lines)
     # nothing cut: the done line of the train phase carries all its fields
     train_done = next(line for line in lines if re.search(r"\btrain\s+done\b", line))
     assert "precision=" in train_done, train_done

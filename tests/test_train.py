@@ -25,7 +25,9 @@ def test_train_reports_metrics_events_and_loadable_weights(tmp_path: Path) -> No
     run = train.train(project, max_epochs=2, accelerator="cpu", on_event=seen.append)
     assert run.status == "finished" and run.epochs_completed == 2
     assert (run.accelerator, run.precision) == ("cpu", "32-true")
-    assert [e["event"] for e in seen] == ["start", "epoch", "epoch", "test", "end"]
+    assert [e["event"] for e in seen] == ["start", "epoch", "epoch", "fitted", "test", "end"]
+    fitted = next(e for e in seen if e["event"] == "fitted")
+    assert fitted["epochs"] == 2 and fitted["wall_time_s"] > 0
     assert [h["epoch"] for h in run.history] == [1, 2]
     assert {"test_accuracy", "test_f1_macro", "val_loss", "val_accuracy"} <= set(run.metrics)
     assert 0.0 <= run.metrics["test_accuracy"] <= 1.0

@@ -255,6 +255,14 @@ class TrainingView:
                 self._start_bar()
         elif kind == "epoch":
             self._epoch(event)
+        elif kind == "fitted":  # the best checkpoint and the baselines are scored next (seconds)
+            self._flush()
+            self._stop_bar()
+            wall = float(event.get("wall_time_s") or 0)
+            timed(
+                f"training: {event.get('epochs')} epochs in {wall:.1f} s; testing the best "
+                "checkpoint and fitting the classical baselines"
+            )
         elif kind in ("test", "end"):
             self._flush()
             self._stop_bar()
