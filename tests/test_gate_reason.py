@@ -60,3 +60,23 @@ def test_the_best_baseline_breaks_a_tie_on_validation_log_loss() -> None:
     assert finer_scores(metrics, best) == (0.0072, 0.0049)
     del metrics["val_log_loss"]  # a regressor, or a run from before log loss was logged
     assert finer_scores(metrics, best) is None
+
+
+def test_the_run_is_read_for_the_tie_break_only_on_an_exact_tie() -> None:
+    """``tie_scores`` reads the version's run (one store call) only when the gate metric ties."""
+    from types import SimpleNamespace
+
+    from mlflowctl.mlops.gate import tie_scores
+
+    reads: list[str] = []
+    metrics = {"val_log_loss": 0.05, "baseline.logistic_regression.val_log_loss": 0.02}
+
+    def get_run(run_id: str) -> SimpleNamespace:
+        reads.append(run_id)
+        return SimpleNamespace(data=SimpleNamespace(metrics=metrics))
+
+    store, mv = SimpleNamespace(get_run=get_run), SimpleNamespace(run_id="r1")
+    base = ("logistic_regression", 1.0)
+    assert tie_scores(store, mv, base, 0.98) is None and reads == []
+    assert tie_scores(store, mv, None, 1.0) is None and reads == []
+    assert tie_scores(store, mv, base, 1.0) == (0.05, 0.02) and reads == ["r1"]

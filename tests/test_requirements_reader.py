@@ -127,6 +127,13 @@ def test_size_words(prompt: str, size: str | None) -> None:
         ("misclassifying a fraud costs us far more than a false alarm", "recall", "max", None),
         ("missing a tumour costs much more than a false positive", "recall", "max", None),
         ("a false alarm costs more than missing a defect", "precision", "max", None),
+        (
+            "losing one we could have kept hurts more than a wasted retention call",
+            "recall",
+            "max",
+            None,
+        ),
+        ("a wasted inspection costs more than a false negative", "precision", "max", None),
         ("maximise balanced accuracy", "balanced_accuracy", "max", None),
         ("a balanced accuracy of at least 85%", "balanced_accuracy", ">=", 0.85),
         ("keep the mean per-class recall high", "balanced_accuracy", "max", None),

@@ -9,6 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+# an asymmetric cost ("missing one costs more than a false alarm"): its two sides and the verb
+_MISSED = (
+    r"(miss(ing|ed)?|misclassif\w*|overlook\w*|letting \w+ through|losing|lose|false negatives?)"
+)
+_FALSE_ALARM = r"(false (alarms?|positives?)|wasted \w+( \w+)?)"
+_COSTS = r"(costs?|hurts?|is worse|matters?)"
+
 # a metric wish: name -> synonyms
 METRIC_WORDS: dict[str, str] = {
     "recall": r"recall|sensitivity|true positive rate|\btpr\b|hit rate|"
@@ -16,13 +23,13 @@ METRIC_WORDS: dict[str, str] = {
     r"missing (a|an|any|one)\b[^,.;]{0,30}\b(worse|costly|unacceptable|bad)|"
     r"false negatives?\b[^,.;]{0,25}\b(worse|costly|expensive|bad|unacceptable|avoid)|"
     r"(minimi[sz]e|avoid|reduce) false negatives|"
-    r"(miss(ing|ed)?|misclassif\w*|overlook\w*|letting \w+ through)\b[^,.;]{0,40}\bcosts?\b"
-    r"[^,.;]{0,25}\bmore than\b[^,.;]{0,15}\bfalse (alarms?|positives?)",
+    rf"{_MISSED}\b[^,.;]{{0,40}}\b{_COSTS}\b[^,.;]{{0,25}}\bmore than\b[^,.;]{{0,15}}"
+    rf"\b{_FALSE_ALARM}",
     "precision": r"precision|positive predictive value|\bppv\b|"
     r"false (alarms?|positives?)\b[^,.;]{0,25}\b(worse|costly|expensive|bad|unacceptable)|"
     r"(minimi[sz]e|avoid|reduce|few) false (alarms|positives)|"
-    r"false (alarms?|positives?)\b[^,.;]{0,25}\bcosts?\b[^,.;]{0,25}\bmore than\b[^,.;]{0,25}"
-    r"\b(miss|false negative|overlook)",
+    rf"{_FALSE_ALARM}\b[^,.;]{{0,25}}\b{_COSTS}\b[^,.;]{{0,25}}\bmore than\b[^,.;]{{0,25}}"
+    rf"\b{_MISSED}",
     "f1": r"\bf-?1\b|f1[- ]score|\bf[- ]score|f[- ]measure|balance (of |between )?precision and "
     r"recall",
     "pr_auc": r"\bpr[- ]?auc\b|\bauprc\b|average precision|area under the precision",

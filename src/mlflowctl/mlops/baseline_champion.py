@@ -22,10 +22,10 @@ from mlflowctl.blueprint.model import RegistrySpec
 from mlflowctl.blueprint.results import ModelVersion, TrainingRun
 from mlflowctl.mlops.gate import (
     baseline_of,
-    finer_scores,
     gate_decision,
     metric_of,
     metric_tag,
+    tie_scores,
     val_metric,
 )
 from mlflowctl.mlops.registry import (
@@ -50,9 +50,8 @@ def lost_to_baseline(c: Any, registry: RegistrySpec, version: int) -> tuple[str,
     if baseline is None or mv.tags.get(TAG_KIND) == "baseline":
         return None
     gate = registry.gate.model_copy(update={"threshold": None})
-    finer = finer_scores(c.get_run(mv.run_id).data.metrics, baseline) if mv.run_id else None
     value = metric_of(c, mv, val_metric(gate.metric))
-    passed, _ = gate_decision(gate, value, None, baseline, finer)
+    passed, _ = gate_decision(gate, value, None, baseline, tie_scores(c, mv, baseline, value))
     return None if passed else baseline
 
 

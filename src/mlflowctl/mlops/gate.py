@@ -83,6 +83,16 @@ def finer_scores(
     return float(mine), theirs
 
 
+def tie_scores(
+    c: Any, mv: Any, baseline: tuple[str, float] | None, value: float | None
+) -> tuple[float, float] | None:
+    """``finer_scores`` of a registered version's run, read only on an exact tie with
+    ``baseline`` on the gate metric (the only case ``gate_decision`` uses them); else None."""
+    if baseline is None or value != baseline[1] or not mv.run_id:
+        return None
+    return finer_scores(c.get_run(mv.run_id).data.metrics, baseline)
+
+
 def gate_decision(
     gate: PromotionGate,
     value: float | None,

@@ -27,10 +27,10 @@ from mlflowctl.mlops.gate import (
     TAG_BASELINE,
     baseline_of,
     best_baseline,
-    finer_scores,
     gate_decision,
     metric_of,
     metric_tag,
+    tie_scores,
     val_metric,
 )
 from mlflowctl.mlops.store import client, store_lock
@@ -269,7 +269,7 @@ def apply_gate(
 ) -> ModelVersion:
     """The blueprint's gate against the current ``@champion`` decides promotion (serialized).
     ``ties`` (``--allow-baseline-champion``): a tie with the best baseline goes to the lower
-    validation log loss (``gate.finer_scores``)."""
+    validation log loss (``gate.tie_scores``)."""
     c = client(tracking_uri)
     name, gate = registry.model_name, registry.gate
     with store_lock(tracking_uri):
@@ -287,9 +287,9 @@ def apply_gate(
             return _to_result(c, name, mv.version, True, reason)  # not a gate failure: exit 0
         metric = val_metric(gate.metric)
         champ_value = None if champ is None else metric_of(c, champ, metric)
-        base = baseline_of(mv)
-        finer = finer_scores(c.get_run(mv.run_id).data.metrics, base) if ties and base else None
-        ok, reason = gate_decision(gate, metric_of(c, mv, metric), champ_value, base, finer)
+        base, value = baseline_of(mv), metric_of(c, mv, metric)
+        finer = tie_scores(c, mv, base, value) if ties else None
+        ok, reason = gate_decision(gate, value, champ_value, base, finer)
         if not ok:
             c.set_model_version_tag(name, mv.version, "gate_result", reason[:5000])
             return _to_result(c, name, mv.version, False, reason)
