@@ -36,6 +36,10 @@ def _series(freq: str, length: int = 500) -> DataProfile:
         ("What will the weekly CO2 level be over the next 52 weeks?", "forecasting", "sequence"),
         ("Design the complete ML system for penny stock prediction", "forecasting", "sequence"),
         ("Sort the sentiment of product reviews", "classification", "text"),
+        ("Which members are going to cancel?", "classification", "tabular"),
+        ("who is likely to churn from a table of accounts", "classification", "tabular"),
+        ("which customers will renew their subscription", "classification", "tabular"),
+        ("predict attrition of employees", "classification", "tabular"),
     ],
 )
 def test_task_and_modality(prompt: str, task: str, modality: str) -> None:

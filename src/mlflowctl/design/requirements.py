@@ -36,7 +36,9 @@ _TASK = [
     ("forecasting", r"forecast|ahead\b|time[- ]series|trajector|horizon|future|next \d+|"
                     r"stock|prices? over time|predict the next"),
     ("classification", r"classif|tell .* apart|\bwhether\b|\bdetect|recogni[sz]|identify|"
-                       r"malignant|benign|categor|\bwhich (class|kind|type)|label|\bspam\b"),
+                       r"malignant|benign|categor|\bwhich (class|kind|type)|label|\bspam\b|"
+                       r"\b(which|who|whether)\b[^.?;]{0,40}\b(will|going to|likely to|about to)\b|"
+                       r"\bchurn|\battrition\b"),
     ("regression", r"regress|progression|estimate|how much|how many|\bamount\b|continuous|"
                    r"predict (the )?(price|value|score|yield|demand|age|cost)|"
                    r"\b(house|home|car|rent|sale|property) prices?\b|a number for|\bworth\b|"
