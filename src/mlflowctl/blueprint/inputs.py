@@ -187,6 +187,8 @@ class DataProfile(Strict):
     #: pandas-style frequency string: A, Q, M, W, D, H ...
     frequency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-]{1,12}$")] | None = None
     seasonal_period: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    #: series: the date of the last point (ISO), when the data has a time index
+    last_time: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
     notes: list[ShortText] = Field(default_factory=list, max_length=50)
     #: series: a level shift in the training part, if one was found
     level_shift: LevelShift | None = None

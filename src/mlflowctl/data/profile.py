@@ -64,6 +64,7 @@ def profile(source: str | DataSourceRef, target: str | None = None) -> DataProfi
         series_length=len(data.series) if data.series is not None else None,
         frequency=data.frequency,
         seasonal_period=data.seasonal_period,
+        last_time=data.index[-1][:10] if data.series is not None and data.index else None,
         notes=[_short(n) for n in notes[:_MAX_NOTES]],
         **found,
     )

@@ -13,9 +13,11 @@ from mlflowctl.design.requirements import (
     KNOWN_PATTERNS,
     Hints,
     data_columns,
+    frequency_unit,
     positive_of_data,
     prompt_hints,
     read_columns_of,
+    rest_of_steps,
     triage_prompt,
 )
 
@@ -109,7 +111,13 @@ def reading_notes(prompt: str, req: Requirements, profile: DataProfile | None) -
     if hints.task is None and not req.constraints.target_named:
         notes.append(f"the prompt names no task; assumed {req.task} on {req.modality} data")
     if req.task == "forecasting" and hints.horizon is None:
-        notes.append(f"no forecast horizon stated; assumed {req.constraints.horizon} steps")
+        steps, said = rest_of_steps(hints, profile, frequency_unit(profile, hints))
+        if steps is not None:
+            notes.append(said)
+        elif said:
+            notes.append(f"{said}; assumed {req.constraints.horizon} steps")
+        else:
+            notes.append(f"no forecast horizon stated; assumed {req.constraints.horizon} steps")
     if profile is None:
         notes.append("no data given: input and output sizes are assumptions until build --data")
     return notes

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from mlflowctl.blueprint.model import Constraints, DataProfile, MetricTarget, Requirements
-from mlflowctl.design import columns, phrases, triage
+from mlflowctl.design import calendar_horizon, columns, phrases, triage
 from mlflowctl.design.phrases import NUM as _NUM
 from mlflowctl.design.phrases import number as _number
 from mlflowctl.errors import InvalidInputError
@@ -61,6 +61,8 @@ class Hints:
     task: str | None = None
     modality: str | None = None
     horizon: tuple[float, str | None] | None = None  # (count, unit or None for "steps")
+    #: "the rest of the year": the calendar period a horizon runs to the end of
+    rest_of: str | None = None
     frequency_unit: str | None = None
     n_classes: int | None = None
     image_shape: tuple[int, int, int] | None = None
@@ -116,6 +118,7 @@ def prompt_hints(prompt: str) -> Hints:
     h.task = next((t for t, pat in _TASK if re.search(pat, low)), None)
     h.modality = next((m for m, pat in _MODALITY if re.search(pat, low)), None)
     h.horizon = phrases.read_horizon(low)
+    h.rest_of = None if h.horizon else calendar_horizon.rest_of(low)
     h.frequency_unit = next(
         (u for w, u in _ADVERB_UNIT.items() if re.search(rf"\b{w}\b", low)), None
     )
@@ -192,6 +195,14 @@ def horizon_steps(hints: Hints, unit_of_step: str | None) -> int | None:
     return max(1, round(count * _UNIT_DAYS[unit] / _UNIT_DAYS[unit_of_step]))
 
 
+def rest_of_steps(
+    hints: Hints, profile: DataProfile | None, unit: str | None
+) -> tuple[int | None, str]:
+    """The rest of a calendar period counted from the series' last date: (steps or None, note)."""
+    last = profile.last_time if profile is not None else None
+    return calendar_horizon.calendar_horizon(hints.rest_of, last, unit)
+
+
 _DEFAULT_HORIZON = {"hour": 24, "day": 30, "week": 13, "month": 12, "quarter": 4, "year": 5}
 
 
@@ -251,7 +262,11 @@ def read_requirements(
     c = hints.constraints.model_copy()
     if task == "forecasting":
         unit = frequency_unit(profile, hints)
-        c.horizon = horizon_steps(hints, unit) or _DEFAULT_HORIZON.get(unit or "", 12)
+        c.horizon = (
+            horizon_steps(hints, unit)
+            or rest_of_steps(hints, profile, unit)[0]
+            or _DEFAULT_HORIZON.get(unit or "", 12)
+        )
     else:
         c.horizon = None
         c.tbptt = c.tbptt and modality == "sequence"
@@ -321,6 +336,7 @@ def check_prompt(prompt: str, *, has_data: bool, assume: bool = False) -> triage
 #: the reader's own words: a clause using one of them is understood
 KNOWN_PATTERNS = (
     *(p for _, p in _ARCH + _TASK + _MODALITY),
+    calendar_horizon.REST_OF.pattern,
     r"tbptt|truncated|distributed|multi[- ]?node|hyper|optuna|\bhpo\b|memory|stock|price|"
     r"\d+\s*x\s*\d+|\d+\s+(classes|categories|species|types|kinds|labels|digits|cultivars)|"
     r"(hourly|daily|weekly|monthly|quarterly|yearly|annual)",
