@@ -3,6 +3,8 @@ called a tie, a win is called a win, a loss names both figures (``mlops.gate.gat
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mlflowctl.blueprint.infra import PromotionGate
@@ -80,3 +82,17 @@ def test_the_run_is_read_for_the_tie_break_only_on_an_exact_tie() -> None:
     assert tie_scores(store, mv, base, 0.98) is None and reads == []
     assert tie_scores(store, mv, None, 1.0) is None and reads == []
     assert tie_scores(store, mv, base, 1.0) == (0.05, 0.02) and reads == ["r1"]
+
+
+@pytest.mark.integration
+def test_the_design_says_the_validation_split_decides_promotion(cli: Any) -> None:
+    """No paper claim: the blueprint's verification names the split the gate really reads
+    (``val_metric``), not the test split, which is only reported."""
+    import json
+
+    out = cli("design", "tell iris species apart", "--data", "sklearn:iris", "--json")
+    assert out.returncode == 0, out.stderr
+    checks = json.loads(out.stdout)["envelope"]["verification"]
+    promotion = [c for c in checks if "decides promotion" in c]
+    assert promotion and promotion[0].startswith("val_accuracy on the validation split"), checks
+    assert not any("test split decides" in c for c in checks), checks

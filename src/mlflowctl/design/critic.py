@@ -41,6 +41,7 @@ from mlflowctl.families import (
     layer_table,
     template_kind,
 )
+from mlflowctl.mlops.gate import val_metric
 from mlflowctl.specs.policy import ArchitectPolicy, MlopsPolicy
 
 #: metrics the templates log per task (from the one metrics table); gates and monitors pick these
@@ -356,7 +357,9 @@ def _verification(rec: dict[str, Any], req: Requirements) -> list[str]:
     out = [
         f"parameter count {rec['model']['parameter_count']} recomputed from the catalog formula",
         "the rendered project compiles, passes ruff and trains standalone (python train.py)",
-        f"{gate['metric']} on the held-out test split decides promotion ({gate['direction']})",
+        f"{val_metric(gate['metric'])} on the validation split decides promotion "
+        f"({gate['direction']}) against the best baseline and @champion; the test split is "
+        "only reported",
         "the registered weights' sha256 matches the trained checkpoint",
     ]
     if req.constraints.latency_ms is not None:
