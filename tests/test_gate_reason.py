@@ -96,3 +96,16 @@ def test_the_design_says_the_validation_split_decides_promotion(cli: Any) -> Non
     promotion = [c for c in checks if "decides promotion" in c]
     assert promotion and promotion[0].startswith("val_accuracy on the validation split"), checks
     assert not any("test split decides" in c for c in checks), checks
+
+
+@pytest.mark.integration
+def test_the_proposal_states_the_gate_the_registry_applies(cli: Any) -> None:
+    """The Architecture Proposal's registry line names the validation metric, the baseline, the
+    prompt's threshold and the champion, and that the test metric is only reported."""
+    out = cli("design", "classify iris species, at least 90 % accuracy", "--data", "sklearn:iris",
+              "--format", "md")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith("- registry:"))
+    assert "when val_accuracy (validation split, maximize) beats the best classical" in line
+    assert "reaches 0.9 and beats the current @champion" in line, line
+    assert "test_accuracy is reported, never used to choose" in line, line

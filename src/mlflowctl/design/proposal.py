@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from mlflowctl.blueprint.model import Approach, Blueprint
+from mlflowctl.mlops.gate import val_metric
 
 
 def _cell(value: object) -> str:
@@ -76,15 +77,17 @@ def _training(a: Approach) -> list[str]:
 def _infrastructure(a: Approach) -> list[str]:
     i = a.infrastructure
     g = i.registry.gate
-    threshold = f", threshold {g.threshold:g}" if g.threshold is not None else ""
+    threshold = f", reaches {g.threshold:g}" if g.threshold is not None else ""
     return [
-        f"- experiment: `{i.tracking.experiment_name}`; metrics per epoch: "
-        + ", ".join(i.tracking.metrics),
+        f"- experiment: `{i.tracking.experiment_name}`; metrics (val_ per epoch, test_ once "
+        "on the best checkpoint): " + ", ".join(i.tracking.metrics),
         f"- checkpoints: best by {i.checkpointing.monitor} ({i.checkpointing.mode}), "
         f"top {i.checkpointing.save_top_k}, last kept: {i.checkpointing.save_last}",
         f"- registry: `{i.registry.model_name}`, new versions @{i.registry.challenger_alias}, "
-        f"promoted to @{i.registry.champion_alias} when {g.metric} {g.direction}s by at least "
-        f"{g.min_improvement:g}{threshold}",
+        f"promoted to @{i.registry.champion_alias} when {val_metric(g.metric)} (validation "
+        f"split, {g.direction}) beats the best classical baseline{threshold} and beats the "
+        f"current @{i.registry.champion_alias} by at least {g.min_improvement:g}; "
+        f"{g.metric} is reported, never used to choose",
         f"- monitoring: {i.monitoring.drift_metric} drift > {i.monitoring.drift_threshold:g} on "
         + _cell(", ".join(i.monitoring.features[:10]))
         + f"; live {i.monitoring.performance_metric}",

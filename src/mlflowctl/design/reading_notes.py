@@ -8,10 +8,11 @@ said that the reader did not understand, columns it named, and assumptions made 
 from __future__ import annotations
 
 from mlflowctl.blueprint.model import DataProfile, Requirements
-from mlflowctl.design import phrases
+from mlflowctl.design import phrases, wishes
 from mlflowctl.design.requirements import (
     KNOWN_PATTERNS,
     Hints,
+    bare_goal,
     data_columns,
     frequency_unit,
     positive_of_data,
@@ -92,8 +93,16 @@ def reading_notes(prompt: str, req: Requirements, profile: DataProfile | None) -
     prompt said that the reader did not understand; assumptions made under ``--assume``."""
     hints = prompt_hints(prompt)
     named = tuple(read_columns_of(prompt, profile).phrases) if profile is not None else ()
-    leftovers = phrases.not_understood(prompt, KNOWN_PATTERNS + named)
+    goal = bare_goal(prompt, req.task, hints.constraints.metric_targets)
+    known = KNOWN_PATTERNS + named + ((wishes.BARE_GOAL.pattern,) if goal else ())
+    leftovers = phrases.not_understood(prompt, known)
     notes = [f"not understood: '{part}'" for part in leftovers]
+    if goal is not None:
+        said = "names no metric" if goal.metric == "accuracy" else f"next to {goal.metric}"
+        notes.append(
+            f"a goal of {goal.value:.1%} {said}: read as {goal.metric} >= {goal.value:g}, "
+            "a gate threshold on validation"
+        )
     notes += _column_notes(prompt, req, profile)
     reading = triage_prompt(prompt, has_data=profile is not None, hints=hints)
     if reading.status != "ok":

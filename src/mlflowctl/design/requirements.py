@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from mlflowctl.blueprint.model import Constraints, DataProfile, MetricTarget, Requirements
-from mlflowctl.design import calendar_horizon, columns, phrases, triage
+from mlflowctl.design import calendar_horizon, columns, phrases, triage, wishes
 from mlflowctl.design.phrases import NUM as _NUM
 from mlflowctl.design.phrases import number as _number
 from mlflowctl.errors import InvalidInputError
@@ -35,7 +35,8 @@ _ARCH = [(name, spec.aliases) for name, spec in REGISTRY.items() if spec.aliases
 _TASK = [
     ("forecasting", r"forecast|ahead\b|time[- ]series|trajector|horizon|future|next \d+|"
                     r"stock|prices? over time|predict the next"),
-    ("classification", r"classif|tell .* apart|\bwhether\b|\bdetect|recogni[sz]|identify|"
+    ("classification", r"classif|\btell\b.*\bapart\b|distinguish|differentiat|\bwhether\b|"
+                       r"\bdetect|recogni[sz]|identify|"
                        r"malignant|benign|categor|\bwhich (class|kind|type)|label|\bspam\b|"
                        r"\b(which|who|whether)\b[^.?;]{0,40}\b(will|going to|likely to|about to)\b|"
                        r"\bchurn|\battrition\b"),
@@ -150,6 +151,22 @@ def prompt_hints(prompt: str) -> Hints:
     if h.modality is None and h.task == "forecasting":
         h.modality = "sequence"
     return h
+
+
+def bare_goal(prompt: str, task: str, targets: list[MetricTarget]) -> MetricTarget | None:
+    """A classifier's goal given as a bare percentage ("must hit 98 percent or better"): the
+    threshold of the one wish stated without a value, else accuracy when nothing is named; None
+    when a wish already carries a value, for other tasks, or when there is no such goal."""
+    if task != "classification" or any(t.value is not None for t in targets):
+        return None
+    value = wishes.read_bare_goal(" ".join(prompt.lower().split()))
+    if value is None:
+        return None
+    open_ = [t for t in targets if t.metric in wishes.UNIT_INTERVAL]
+    if len(open_) > 1 or len(open_) != len(targets):
+        return None  # several metrics named, or one the percentage cannot be: do not guess
+    metric = open_[0].metric if open_ else "accuracy"
+    return MetricTarget(metric=metric, op=">=", value=value)
 
 
 #: what the catalog and the Blueprint's bounds can hold
@@ -270,6 +287,10 @@ def read_requirements(
     else:
         c.horizon = None
         c.tbptt = c.tbptt and modality == "sequence"
+    goal = bare_goal(text, task, c.metric_targets)
+    if goal is not None:
+        rest = [t for t in c.metric_targets if t.metric != goal.metric]
+        c.metric_targets = [goal, *rest]
     if profile is not None:
         named = read_columns_of(text, profile)
         c.target_named, c.features_named = named.target, named.features[:50]

@@ -131,3 +131,36 @@ def _threshold(name: str, low: str, start: int, end: int) -> dict[str, Any]:
     value = _metric_value(name, m.group("val"), m.group("pct"))
     op = ">=" if ge else "<=" if le else (">=" if default_op == "max" else "<=")
     return {"metric": name, "op": op, "value": value}
+
+
+#: a goal stated as a bare percentage, no metric named: "must hit 98 percent or better",
+#: "at least 95 %", "right 97 % of the time", "95 % correct"
+
+
+def _pct(name: str) -> str:
+    return rf"(?P<{name}>\d{{1,3}}(?:\.\d+)?)\s*(?:%|percent|per ?cent|pct)"
+
+
+BARE_GOAL = re.compile(
+    rf"(?:(?:hit|hits|reach|reaches|get|gets|score|scores|achieve|achieves|attain|be|is)\s+"
+    rf"(?:at least\s+|above\s+|over\s+)?{_pct('v1')}(?:\s+or\s+(?:better|more|higher|above))?"
+    rf"|(?:at least|no less than|not less than|minimum of|better than)\s+{_pct('v2')}"
+    rf"|(?:right|correct)\s+{_pct('v3')}\s+of the time"
+    rf"|{_pct('v4')}\s+(?:right|correct)\b"
+    rf"|{_pct('v5')}\s+or\s+(?:better|more|higher|above))"
+    rf"(?!\s+of\s+(?:the\s+)?(?!time\b)\w)"
+    # "80 percent of the cases right", "90 % of them correctly"
+    rf"|{_pct('v6')}\s+of\s+(?:the\s+|all\s+|our\s+)?(?:\w+\s+){{0,2}}?(?:right|correct(?:ly)?)\b"
+)
+
+
+def read_bare_goal(low: str) -> float | None:
+    """The value of a goal given as a bare percentage with no metric named (0.98 for "must hit
+    98 percent or better"), or None. For a classifier it reads as accuracy; "only 5 % of the
+    rows are fraud" (a share of the data, not a goal) is not read."""
+    for m in BARE_GOAL.finditer(low):
+        raw = next(v for v in m.groupdict().values() if v)
+        value = float(raw)
+        if 0 < value <= 100:
+            return value / 100
+    return None
