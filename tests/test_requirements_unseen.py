@@ -4,6 +4,10 @@ interpretability, latency and size. Each is honoured and leaves nothing "not und
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +34,9 @@ def _series(freq: str) -> DataProfile:
         ("what will the monthly value be two years from now", "M", 24),
         ("forecast 90 days into the future", "D", 90),
         ("project the weekly series half a year ahead", "W", 26),
+        ("forecast the yearly flow over the next decade", "Y", 10),
+        ("forecast the monthly series a season in advance", "M", 3),
+        ("plan the annual series two decades ahead", "Y", 20),
     ],
 )
 def test_horizons_in_words(prompt: str, freq: str, steps: int) -> None:
@@ -57,7 +64,25 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("responses within 20 milliseconds", {"latency_ms": 20.0}),
     ("each prediction has to come back in under 0.1 seconds", {"latency_ms": 100.0}),
     ("a lightweight network is enough", {"size_preference": "small"}),
+    ("the AUC has to stay above .95", {"metric_targets": [("roc_auc", ">=", 0.95)]}),
+    ("I care about big misses more than small ones", {"metric_targets": [("rmse", "min", None)]}),
+    ("large errors are costly for us", {"metric_targets": [("rmse", "min", None)]}),
+    ("keep it simple", {"size_preference": "small"}),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("prompt", "missed"),
+    [
+        ("forecast co2; the little bumps in spring matter", ["the little bumps in spring matter"]),
+        ("forecast co2 with heavy rain days in mind", ["heavy rain days in mind"]),
+    ],
+)
+def test_a_size_word_alone_does_not_claim_a_clause(prompt: str, missed: list[str]) -> None:
+    # "little" and "heavy" are size synonyms, but no model size is read from these clauses:
+    # they are reported, not dropped
+    assert prompt_hints(prompt).constraints.size_preference is None
+    assert not_understood(prompt, KNOWN_PATTERNS) == missed
 
 
 @pytest.mark.parametrize(("prompt", "expected"), CASES)
@@ -78,3 +103,24 @@ def test_a_horizon_of_half_a_unit_is_not_refused() -> None:
 
 def test_only_a_large_share_is_no_imbalance() -> None:
     assert prompt_hints("only 45 % of the customers are active").constraints.imbalance is None
+
+
+@pytest.mark.integration
+def test_cli_reads_a_decade_and_reports_the_size_word_it_cannot_use(tmp_path: Path) -> None:
+    """From outside: the installed CLI on the bundled Nile series (yearly)."""
+    r = subprocess.run(
+        [
+            sys.executable, "-m", "mlflowctl", "design",
+            "forecast the Nile flow over the next decade; the little bumps in spring matter",
+            "--data", "statsmodels:nile", "--json",
+        ],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    bp = json.loads(r.stdout)
+    assert bp["requirements"]["constraints"]["horizon"] == 10
+    assert bp["requirements"]["constraints"]["size_preference"] is None
+    assert (
+        "not understood: 'the little bumps in spring matter'"
+        in bp["envelope"]["uncertainty_factors"]
+    )

@@ -40,7 +40,12 @@ def number(text: str) -> float:
 
 __all__ = ["CONCEPTS", "METRIC_WORDS", "MINIMIZED", "NUM", "number", "read_metrics"]
 
-UNIT = r"(minute|hour|day|week|fortnight|month|quarter|year|step|period|point|value|observation)s?"
+UNIT = (
+    r"(minute|hour|day|week|fortnight|month|quarter|season|year|decade|step|period|point|value|"
+    r"observation)s?"
+)
+#: units a horizon is counted in that are a multiple of another: (unit, factor)
+_SCALED_UNITS = {"decade": ("year", 10.0), "season": ("quarter", 1.0)}
 _STEP_UNITS = ("step", "period", "point", "value", "observation")
 
 
@@ -84,15 +89,14 @@ def read_horizon(low: str) -> tuple[float, str | None] | None:
     ):
         m = re.search(pat, low)
         if m:
-            u = m.group(2)
-            return number(m.group(1)), None if u in _STEP_UNITS else u
+            return _in_unit(number(m.group(1)), m.group(2))
     m = re.search(
         r"\b(?:next|following|coming|upcoming|subsequent)[\s-]+(minute|hour|day|week|fortnight|month|"
-        r"quarter|year|step|period|point|value|observation)\b",
+        r"quarter|season|year|decade|step|period|point|value|observation)\b",
         low,
     )
     if m:
-        return 1.0, None if m.group(1) in _STEP_UNITS else m.group(1)
+        return _in_unit(1.0, m.group(1))
     m = re.search(r"\bone[- ]step\b|\bsingle[- ]step\b|\bstep[- ]ahead\b", low)
     if m:
         return 1.0, None
@@ -100,6 +104,15 @@ def read_horizon(low: str) -> tuple[float, str | None] | None:
     if m:
         return 1.0, "day"
     return None
+
+
+def _in_unit(count: float, unit: str) -> tuple[float, str | None]:
+    """A horizon in the units the reader converts from: "a decade" is 10 years, "a season" a
+    quarter; steps, points and periods are the data's own steps (None)."""
+    if unit in _STEP_UNITS:
+        return count, None
+    base, factor = _SCALED_UNITS.get(unit, (unit, 1.0))
+    return count * factor, base
 
 
 def read_hardware(low: str) -> dict[str, Any]:
@@ -151,7 +164,7 @@ def read_size(low: str) -> str | None:
     sizes = (
         ("tiny", r"tiny|minuscule|very small|extremely small|micro|smallest( possible)?"),
         ("small", r"small|compact|light-?weight|light|lean|little|slim|minimal|modest|"
-                  r"low[- ]footprint"),
+                  r"low[- ]footprint|simple"),
         ("large", r"large|big|huge|heavy|high[- ]capacity|massive|beefy|largest"),
     )  # fmt: skip
     for name, words in sizes:
@@ -165,6 +178,15 @@ def read_size(low: str) -> str | None:
             return name
     if re.search(r"\bfew(er)? (parameters|weights)\b|\blightweight\b", low):
         return "small"
+    return None
+
+
+def read_latency(low: str) -> float | None:
+    """ "responses within 20 milliseconds", "under 0.1 seconds per prediction": milliseconds."""
+    lat = re.search(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)\b", low)
+    if lat and re.search(r"latency|inference|respond|predict|under|below|within", low):
+        value = float(lat.group(1)) * (1 if lat.group(2).startswith("m") else 1000)
+        return value if 0 < value <= 3_600_000 else None
     return None
 
 
@@ -260,7 +282,7 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     Concept(
         "size",
-        r"\b(tiny|small|smallest|compact|light-?weight|lean|little|slim|minimal|large|big|"
+        r"\b(tiny|small|smallest|compact|light-?weight|lean|little|slim|minimal|simple|large|big|"
         r"huge|heavy|massive|few(er)? (parameters|weights))\b",
         read_size,
     ),
@@ -283,7 +305,7 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         "latency",
         r"latency|\d+\s*(ms|milliseconds?|s|sec|seconds?)\b|inference|respond|per prediction",
-        lambda low: None,
+        read_latency,
     ),
 )
 
@@ -332,15 +354,23 @@ def _inert(clause: str) -> str:
 
 
 def not_understood(text: str, known: tuple[str, ...] = ()) -> list[str]:
-    """Clauses no concept, no ``known`` pattern and no ML word recognises, that still carry
-    content words: the wishes the reader would otherwise drop."""
-    patterns = [c.words for c in CONCEPTS] + list(known) + [_ML_WORDS]
+    """Clauses no concept reads a value from, no ``known`` pattern and no ML word recognises,
+    that still carry content words: the wishes the reader would otherwise drop. A concept's
+    synonym alone does not claim a clause ("big misses" names no model size)."""
+    patterns = [*known, _ML_WORDS]
     out = []
     for clause in clauses(text):
         low = clause.lower()
-        if any(re.search(p, low) for p in patterns):
+        if any(re.search(p, low) for p in patterns) or any(
+            re.search(c.words, low) and c.read(low) for c in CONCEPTS
+        ):
             continue
-        content = [w for w in re.findall(r"[a-z][a-z'-]{2,}", low) if w not in _STOP]
+        # a concept's synonym claims only itself: "(compared with) negatives" is the tail of a
+        # wish read before, while "big misses" leaves "misses" for nobody
+        rest = low
+        for c in CONCEPTS:
+            rest = re.sub(c.words, " ", rest)
+        content = [w for w in re.findall(r"[a-z][a-z'-]{2,}", rest) if w not in _STOP]
         if content:
             out.append(_inert(clause)[:120])
     return out

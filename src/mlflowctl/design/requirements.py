@@ -76,10 +76,8 @@ def _constraints(low: str) -> Constraints:
     budget = phrases.read_budget(low)
     if budget:
         c.param_budget, c.param_budget_kind = budget[0], budget[1]  # type: ignore[assignment]
-    lat = re.search(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)\b", low)
-    if lat and re.search(r"latency|inference|respond|predict|under|below|within", low):
-        value = float(lat.group(1)) * (1 if lat.group(2).startswith("m") else 1000)
-        c.latency_ms = value if 0 < value <= 3_600_000 else None
+    c.latency_ms = phrases.read_latency(low)
+    if c.latency_ms is not None:
         c.latency_device = "gpu" if re.search(r"on (a|the) gpu", low) else "cpu"
     mem = re.search(r"(\d+(?:\.\d+)?)\s*(gb|gib)\b", low)
     if mem and 0 < float(mem.group(1)) <= 100_000:

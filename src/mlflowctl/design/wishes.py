@@ -43,7 +43,9 @@ METRIC_WORDS: dict[str, str] = {
     "smape": r"\bs-?mape\b|symmetric mean absolute percentage",
     "mape": r"\bmape\b|mean absolute percentage error|percentage error",
     "mae": r"\bmae\b|mean absolute error|absolute error|off by (no more than|at most|less than)",
-    "rmse": r"\brmse\b|root[- ]mean[- ]squared?[- ]error",
+    # "big misses hurt more than small ones": a squared error weighs large errors more
+    "rmse": r"\brmse\b|root[- ]mean[- ]squared?[- ]error|"
+    r"\b(big|large|huge) (misses|errors|mistakes)\b",
     "mse": r"\bmse\b|mean squared error",
     "r2": r"\br2\b|\br²|\br-squared\b|r squared|coefficient of determination|"
     r"explained variance",
@@ -64,7 +66,7 @@ _LE = (
     r"at most|no more than|not more than|below|under|less than|lower than|within|"
     r"max(?:imum)?(?: of)?|<=|≤|<|beneath"
 )
-_VAL = r"(?P<val>\d+(?:\.\d+)?)\s*(?P<pct>%|percent|pct|per ?cent)?"
+_VAL = r"(?P<val>\d+(?:\.\d+)?|\.\d+)\s*(?P<pct>%|percent|pct|per ?cent)?"
 
 
 def _metric_value(metric: str, raw: str, pct: str | None) -> float:
@@ -116,7 +118,8 @@ def _threshold(name: str, low: str, start: int, end: int) -> dict[str, Any]:
         m = re.search(
             rf"^\s*(?:score\s+|rate\s+)?(?:(?:of|is|=|:|must be|should be|needs to be|"
             rf"(?:must|should|has to|needs to) (?:reach|hit|exceed|get to)|"
-            rf"has to be|stays?|kept|to be|reaching|needed|required|target|above|over)\s+)*?"
+            rf"has to be|stays?|kept|to be|reaching|needed|required|target|above|over|"
+            rf"must|should|has to|have to|needs to)\s+)*?"
             rf"(?:(?P<ge>{_GE})|(?P<le>{_LE}))?\s*{_VAL}"
             rf"(?:\s+or\s+(?P<tail>more|higher|better|above|less|lower|below|fewer))?",
             after,
