@@ -40,6 +40,7 @@ from mlflowctl.mlops.store import (
     client,
     get_or_create_experiment,
     redact,
+    set_tags,
     tracking_errors,
 )
 from mlflowctl.specs.policy import MlopsPolicy
@@ -104,8 +105,7 @@ class Tracker:
     def _start(self) -> Tracker:
         self._client = client(self.uri)
         if self.parent_run_id:  # this process now keeps the parent alive (a resumed pipeline)
-            for key, value in liveness_tags().items():
-                self._client.set_tag(self.parent_run_id, key, value)
+            set_tags(self._client, self.parent_run_id, liveness_tags())
         reap_stale_runs(self.uri, policy=self.policy)
         exp_id = get_or_create_experiment(
             self.uri, self.approach.infrastructure.tracking.experiment_name
@@ -391,8 +391,7 @@ class Tracker:
         from mlflowctl.mlops.model_logging import log_pickle_free_model
 
         self.model_uri = log_pickle_free_model(c, self.experiment_id, self.run_id, root, weights)
-        c.set_tag(self.run_id, TAG_MODEL_URI, self.model_uri)
-        c.set_tag(self.run_id, TAG_WEIGHTS, digest)
+        set_tags(c, self.run_id, {TAG_MODEL_URI: self.model_uri, TAG_WEIGHTS: digest})
         run.extra["model_uri"] = self.model_uri
         run.extra["run_id"] = self.run_id
         return self.model_uri

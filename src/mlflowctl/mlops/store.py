@@ -252,6 +252,14 @@ def client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def set_tags(c: Any, run_id: str, tags: dict[str, str]) -> None:
+    """Several tags of one run in one store transaction (each ``set_tag`` commits, and a
+    commit right after artifact writes can wait a third of a second for the disk)."""
+    from mlflow.entities import RunTag
+
+    c.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
 def get_or_create_experiment(uri: str, name: str) -> str:
     """The experiment's id; created with artifacts under ``mlartifacts/`` beside the DB."""
     from mlflow.exceptions import MlflowException

@@ -19,7 +19,7 @@ from mlflowctl import __version__
 from mlflowctl.blueprint.model import Blueprint
 from mlflowctl.blueprint.results import TrainingRun
 from mlflowctl.mlops.liveness import TAG_HEARTBEAT, liveness_tags, utc_now
-from mlflowctl.mlops.store import client, get_or_create_experiment, redact
+from mlflowctl.mlops.store import client, get_or_create_experiment, redact, set_tags
 
 TAG_STUDY = "mlflowctl.study"
 TAG_TRIAL = "mlflowctl.trial_number"
@@ -49,8 +49,7 @@ def open_study_run(
     c = client(uri)
     if run_id:
         c.update_run(run_id, status="RUNNING")
-        for key, value in liveness_tags().items():
-            c.set_tag(run_id, key, value)
+        set_tags(c, run_id, liveness_tags())
         return run_id
     exp_id = get_or_create_experiment(uri, experiment)
     all_tags = {
@@ -175,9 +174,8 @@ def finish_study_run(
         c.log_metric(run_id, f"trials_{state}", float(n))
     if best:
         c.log_metric(run_id, f"best_{best['metric']}", float(best["value"]))
-        c.set_tag(run_id, "mlflowctl.best_trial", str(best["number"]))
-        for key, value in best["params"].items():
-            c.set_tag(run_id, f"mlflowctl.best.{key}", str(value))
+        tags = {f"mlflowctl.best.{k}": str(v) for k, v in best["params"].items()}
+        set_tags(c, run_id, {"mlflowctl.best_trial": str(best["number"]), **tags})
     for plot in plots:
         if plot.is_file():
             c.log_artifact(run_id, str(plot), "plots")
@@ -222,8 +220,8 @@ def log_trial_model(uri: str, run_id: str, blueprint: Blueprint, run: TrainingRu
     with warnings.catch_warnings():  # "add type hints to predict": deliberately absent
         warnings.simplefilter("ignore", UserWarning)
         model_uri = log_pickle_free_model(c, exp_id, run_id, root, weights)
-    c.set_tag(run_id, "mlflowctl.model_uri", model_uri)
-    c.set_tag(run_id, "mlflowctl.weights_sha256", run.weights_sha256)
+    tags = {"mlflowctl.model_uri": model_uri, "mlflowctl.weights_sha256": run.weights_sha256}
+    set_tags(c, run_id, tags)
     run.extra["model_uri"] = model_uri
     run.extra["run_id"] = run_id
     return model_uri
