@@ -124,3 +124,31 @@ def test_cli_reads_a_decade_and_reports_the_size_word_it_cannot_use(tmp_path: Pa
         "not understood: 'the little bumps in spring matter'"
         in bp["envelope"]["uncertainty_factors"]
     )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "kb", "budget"),
+    [
+        ("the model has to fit on a microcontroller with 256 KB of RAM", 256, 32_000),
+        ("it must fit in 2 MB on a phone", 2_000, 250_000),
+        ("a tiny model in 64 KB, under 5000 parameters", 64, 5_000),  # the stated budget wins
+    ],
+)
+def test_a_small_memory_is_a_parameter_budget(prompt: str, kb: int, budget: int) -> None:
+    c = prompt_hints(prompt).constraints
+    assert c.memory_gb == pytest.approx(kb * 1e-6)
+    assert (c.param_budget, c.param_budget_kind) == (budget, "max")
+    assert not_understood(prompt, KNOWN_PATTERNS) == []
+
+
+def test_an_edge_memory_never_asks_for_sharding() -> None:
+    """256 KB is where the model runs: it must not read as a training device that FSDP shards
+    for (a 30k-parameter model's Adam state is 0.5 MB)."""
+    from mlflowctl.design import design
+
+    bp = design("classify digits on a microcontroller with 256 KB of RAM", data="sklearn:digits")
+    assert all(a.training.distributed.strategy == "none" for a in bp.approaches)
+    assert all(a.model.parameter_count <= 32_000 for a in bp.approaches)
+    notes = bp.envelope.uncertainty_factors
+    assert "256 KB of memory where the model runs: fp32 weights kept to half of it, at most " \
+        "32,000 parameters" in notes  # fmt: skip

@@ -259,8 +259,10 @@ class TrainingView:
             self._flush()
             self._stop_bar()
             wall = float(event.get("wall_time_s") or 0)
+            limit = event.get("max_time_s")
+            why = f" (stopped by the {limit} s training-time limit)" if limit else ""
             timed(
-                f"training: {event.get('epochs')} epochs in {wall:.1f} s; testing the best "
+                f"training: {event.get('epochs')} epochs in {wall:.1f} s{why}; testing the best "
                 "checkpoint and fitting the classical baselines"
             )
         elif kind in ("test", "end"):

@@ -73,6 +73,8 @@ class Constraints(Strict):
     latency_device: Literal["cpu", "gpu"] | None = None
     horizon: Annotated[int, Field(ge=1, le=100_000)] | None = None
     memory_gb: Annotated[FiniteFloat, Field(gt=0, le=100_000)] | None = None
+    #: "training must finish in under 10 minutes": the fit's wall-clock limit in seconds
+    train_time_s: Annotated[FiniteFloat, Field(gt=0, le=2_592_000)] | None = None
     hardware: Hardware | None = None
     tbptt: bool = False
     distributed: bool = False

@@ -150,6 +150,8 @@ class TrainingSpec(Strict):
     schedule: ScheduleSpec
     batch_size: Annotated[int, Field(ge=1, le=65_536)]
     max_epochs: Annotated[int, Field(ge=1, le=10_000)]
+    #: wall-clock limit of the fit (Lightning ``max_time``): the best checkpoint so far is tested
+    max_time_s: Annotated[int, Field(ge=1, le=2_592_000)] | None = None
     early_stopping: EarlyStoppingSpec = Field(default_factory=EarlyStoppingSpec)
     #: ``auto``: bf16-mixed where the GPU supports it, else 32-true
     precision: Precision = "auto"

@@ -134,6 +134,7 @@ def project_config(
             "schedule": training.schedule.model_dump(mode="json"),
             "batch_size": training.batch_size,
             "max_epochs": training.max_epochs,
+            "max_time_s": training.max_time_s,
             "early_stopping": {
                 "enabled": training.early_stopping.enabled,
                 "monitor": monitor,

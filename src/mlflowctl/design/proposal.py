@@ -55,7 +55,9 @@ def _training(a: Approach) -> list[str]:
         ("optimizer", f"{t.optimizer.name}, lr {t.optimizer.lr:g}, "
                       f"weight decay {t.optimizer.weight_decay:g}"),
         ("schedule", sched),
-        ("batch size / epochs", f"{t.batch_size} / up to {t.max_epochs}"),
+        ("batch size / epochs", f"{t.batch_size} / up to {t.max_epochs}"
+         + (f", stopped after {t.max_time_s} s of fitting (the requirement's limit; the best "
+            "checkpoint so far is tested)" if t.max_time_s else "")),
         ("early stopping", f"{t.early_stopping.monitor}, patience {t.early_stopping.patience}"
          if t.early_stopping.enabled else "off"),
         ("precision", t.precision),

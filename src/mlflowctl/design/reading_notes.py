@@ -79,6 +79,22 @@ def _wish_notes(
                 f"positive class '{c.positive_class}' is not a class of the data "
                 f"({', '.join(labels[:6])}); check which label is meant"
             )
+    if c.memory_gb and phrases.runs_in(c.memory_gb, c.edge, c.hardware):
+        gb = c.memory_gb
+        size = f"{gb * 1e6:g} KB" if gb < 1e-3 else f"{gb * 1e3:g} MB" if gb < 1 else f"{gb:g} GB"
+        notes.append(
+            f"{size} of memory where the model runs: "
+            + (
+                f"fp32 weights kept to half of it, at most {c.param_budget:,} parameters"
+                if not phrases.read_budget(prompt.lower())
+                else "the stated parameter budget applies; not used to choose sharding"
+            )
+        )
+    if c.train_time_s:
+        notes.append(
+            f"training limited to {c.train_time_s:g} s: the fit stops there (Lightning max_time, "
+            "training.max_time_s) and the best checkpoint so far is tested"
+        )
     if c.size_preference or c.prefer_fast or c.edge:
         why = c.size_preference or ("edge device" if c.edge else "fast inference")
         article = "an" if why[0] in "aeiou" else "a"

@@ -79,12 +79,13 @@ def _constraints(low: str) -> Constraints:
     c.latency_ms = phrases.read_latency(low)
     if c.latency_ms is not None:
         c.latency_device = "gpu" if re.search(r"on (a|the) gpu", low) else "cpu"
-    mem = re.search(r"(\d+(?:\.\d+)?)\s*(gb|gib)\b", low)
-    if mem and 0 < float(mem.group(1)) <= 100_000:
-        c.memory_gb = float(mem.group(1))
+    c.memory_gb = phrases.read_memory(low)
     for key, value in phrases.read_hardware(low).items():
         setattr(c, key, value)
+    if c.memory_gb and phrases.runs_in(c.memory_gb, c.edge, c.hardware) and not budget:
+        c.param_budget, c.param_budget_kind = phrases.memory_budget(c.memory_gb), "max"
     c.prefer_fast = phrases.read_speed(low)
+    c.train_time_s = phrases.read_train_time(low)
     c.size_preference = phrases.read_size(low)  # type: ignore[assignment]
     c.metric_targets = [MetricTarget.model_validate(t) for t in phrases.read_metrics(low)]
     c.positive_class = phrases.read_positive_class(low)

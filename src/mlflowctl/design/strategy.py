@@ -15,6 +15,7 @@ from typing import Any
 from mlflowctl.blueprint.checks import FSDP_FAMILIES
 from mlflowctl.blueprint.model import DataProfile, Requirements
 from mlflowctl.design.critic import MAXIMIZE, tracked_metrics
+from mlflowctl.design.phrases import runs_in
 from mlflowctl.families import IO, AnyParams, count_params, families
 from mlflowctl.families import family as catalog_family
 from mlflowctl.specs.policy import ArchitectPolicy
@@ -138,6 +139,7 @@ def training(
         "schedule": schedule,
         "batch_size": batch,
         "max_epochs": epochs,
+        "max_time_s": None if c.train_time_s is None else max(1, round(c.train_time_s)),
         "early_stopping": {
             "enabled": True,
             "monitor": selection_metric(req, profile)[0],
@@ -172,7 +174,8 @@ def _distributed(
     those stay on DDP, with the reason saying so.
     """
     state_gb = n_params * 16 / 1e9  # fp32 weights + grads + two Adam moments
-    memory = c.memory_gb
+    # a memory where the model runs (an edge device) is not the training device
+    memory = None if runs_in(c.memory_gb, c.edge, c.hardware) else c.memory_gb
     device_gb = memory if memory is not None else DEFAULT_DEVICE_GB
     too_big = state_gb > FSDP_STATE_SHARE * device_gb
     if not (c.distributed or c.hardware == "multi_gpu" or n_params >= 50_000_000 or too_big):
