@@ -14,31 +14,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlflowctl.design.numbers import NUM, NUM_SCALED, NUMBER_WORDS, number
+from mlflowctl.design.resources import (
+    INFERENCE_MEMORY_GB,
+    TRAINING_WORDS,
+    memory_budget,
+    read_latency,
+    read_memory,
+    read_train_time,
+    runs_in,
+)
 from mlflowctl.design.wishes import METRIC_WORDS, MINIMIZED, read_metrics
 
-#: number words people write instead of digits
-NUMBER_WORDS: dict[str, float] = {
-    "a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "couple of": 2, "three": 3, "four": 4,
-    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
-    "twelve": 12, "dozen": 12, "a dozen": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
-    "twenty-four": 24, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90, "hundred": 100, "a hundred": 100, "thousand": 1000,
-    "a thousand": 1000, "half a": 0.5, "half": 0.5,
-}  # fmt: skip
-_WORDS_RE = "|".join(sorted((re.escape(w) for w in NUMBER_WORDS), key=len, reverse=True))
-#: a number in digits (``5,000``, ``1.5``) or words, not glued to a preceding word
-NUM = r"(?<![\w.])(\d[\d,]*(?:\.\d+)?|" + _WORDS_RE + r")(?![\w])"
-#: the same, allowing a unit letter right after it (``2k``, ``1.5M``)
-NUM_SCALED = r"(?<![\w.])(\d[\d,]*(?:\.\d+)?|" + _WORDS_RE + r")"
-
-
-def number(text: str) -> float:
-    text = text.lower().replace(",", "").strip()
-    return float(NUMBER_WORDS[text]) if text in NUMBER_WORDS else float(text)
-
-
-__all__ = ["CONCEPTS", "METRIC_WORDS", "MINIMIZED", "NUM", "number", "read_metrics"]
+__all__ = [
+    "CONCEPTS", "INFERENCE_MEMORY_GB", "METRIC_WORDS", "MINIMIZED", "NUM", "NUMBER_WORDS",
+    "NUM_SCALED", "memory_budget", "number", "read_latency", "read_memory", "read_metrics",
+    "read_train_time", "runs_in",
+]  # fmt: skip
 
 UNIT = (
     r"(minute|hour|day|week|fortnight|month|quarter|season|year|decade|step|period|point|value|"
@@ -181,73 +173,6 @@ def read_size(low: str) -> str | None:
     return None
 
 
-_TRAINING = r"\b(train|trains|training|trained|retrain\w*|fit|fitting|fitted)\b"
-_SERVING = r"latency|inference|respond|response|predict|per (call|request|row|sample)"
-
-
-def read_latency(low: str) -> float | None:
-    """ "responses within 20 milliseconds", "under 0.1 seconds per prediction": milliseconds.
-    A time said of training ("training must finish in 30 seconds") is not a latency."""
-    for lat in re.finditer(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)\b", low):
-        before = low[max(0, lat.start() - 50) : lat.start()]
-        if re.search(_TRAINING, before) and not re.search(_SERVING, before):
-            continue
-        if re.search(_SERVING + "|under|below|within", low):
-            value = float(lat.group(1)) * (1 if lat.group(2).startswith("m") else 1000)
-            return value if 0 < value <= 3_600_000 else None
-    return None
-
-
-_TIME_UNIT = {"s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hr": 3600}
-_TIME_UNIT["hour"] = 3600
-
-
-def read_train_time(low: str) -> float | None:
-    """ "training must finish in under 30 seconds", "retrain every night in under five
-    minutes", "a training budget of 2 hours", "10 minutes of training": seconds."""
-    amount = r"(?P<n>" + NUM + r")\s*(?P<u>seconds?|secs?|s|minutes?|mins?|hours?|hrs?|h)\b"
-    limit = r"(?:in|under|below|within|less than|at most|no more than|budget of|of)\s+"
-    m = re.search(
-        _TRAINING + r"[^.;]{0,50}?" + limit + r"(?:about |roughly |an? )?" + amount, low
-    ) or re.search(amount + r"\s+(?:of |for )?(?:training|to train)\b", low)
-    if m is None:
-        return None
-    count, word = m.group("n"), m.group("u")
-    base = word.rstrip("s") or "s"
-    seconds = number(count) * _TIME_UNIT.get(base, _TIME_UNIT.get(base[:3], 1))
-    return seconds if 0 < seconds <= 30 * 86_400 else None
-
-
-_BYTES = {"kb": 1e3, "kib": 1024.0, "mb": 1e6, "mib": 2.0**20, "gb": 1e9, "gib": 2.0**30}
-
-
-def read_memory(low: str) -> float | None:
-    """ "256 KB of RAM", "fits in 2 MB", "a 16 GB GPU": the memory named, in GB."""
-    m = re.search(r"(\d+(?:\.\d+)?)\s*(kb|kib|mb|mib|gb|gib)\b", low)
-    if m is None:
-        return None
-    gb = float(m.group(1)) * _BYTES[m.group(2)] / 1e9
-    return gb if 0 < gb <= 100_000 else None
-
-
-#: a memory under this many GB, with no GPU named, is where the model runs, not a training GPU
-INFERENCE_MEMORY_GB = 1.0
-
-
-def runs_in(memory_gb: float | None, edge: bool, hardware: str | None) -> bool:
-    """Whether the stated memory is where the model runs (an edge device, a phone, or a small
-    memory with no GPU named) rather than the training device FSDP shards for."""
-    if not memory_gb:
-        return False
-    return edge or (memory_gb < INFERENCE_MEMORY_GB and hardware not in ("gpu", "multi_gpu"))
-
-
-def memory_budget(memory_gb: float) -> int:
-    """The parameters whose fp32 weights take half of an inference memory (the other half is
-    left to activations, the runtime and the input): 256 KB -> 32,000."""
-    return max(1, int(memory_gb * 1e9 / 2 / 4))
-
-
 def read_positive_class(low: str) -> str | None:
     """ "recall on the malignant class", "fraud is the positive class", "treat churners as
     positive", "positive class: spam"."""
@@ -362,7 +287,7 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     Concept(
         "training_time",
-        _TRAINING + r"[^.;]*\b(seconds?|secs?|minutes?|mins?|hours?|hrs?)\b|"
+        TRAINING_WORDS + r"[^.;]*\b(seconds?|secs?|minutes?|mins?|hours?|hrs?)\b|"
         r"\b(seconds?|minutes?|hours?) (of |for )?(training|to train)\b",
         read_train_time,
     ),
