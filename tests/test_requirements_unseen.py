@@ -68,6 +68,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("I care about big misses more than small ones", {"metric_targets": [("rmse", "min", None)]}),
     ("large errors are costly for us", {"metric_targets": [("rmse", "min", None)]}),
     ("keep it simple", {"size_preference": "small"}),
+    ("keep the MAE below 10k", {"metric_targets": [("mae", "<=", 10_000.0)]}),
+    ("the RMSE must stay under 1,500", {"metric_targets": [("rmse", "<=", 1_500.0)]}),
 ]  # fmt: skip
 
 

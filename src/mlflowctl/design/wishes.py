@@ -66,11 +66,16 @@ _LE = (
     r"at most|no more than|not more than|below|under|less than|lower than|within|"
     r"max(?:imum)?(?: of)?|<=|≤|<|beneath"
 )
-_VAL = r"(?P<val>\d+(?:\.\d+)?|\.\d+)\s*(?P<pct>%|percent|pct|per ?cent)?"
+_VAL = (
+    r"(?P<val>\d[\d,]*(?:\.\d+)?|\.\d+)(?P<scale>k\b|\s*thousand\b|\s*million\b)?"
+    r"\s*(?P<pct>%|percent|pct|per ?cent)?"
+)
+_SCALE = {"k": 1e3, "thousand": 1e3, "million": 1e6}
 
 
-def _metric_value(metric: str, raw: str, pct: str | None) -> float:
-    value = float(raw)
+def _metric_value(metric: str, raw: str, pct: str | None, scale: str | None = None) -> float:
+    """ "97 %" -> 0.97 for a unit-interval metric; "MAE below 10k" -> 10,000; "1,500" -> 1500."""
+    value = float(raw.replace(",", "")) * _SCALE.get((scale or "").strip(), 1.0)
     if metric in UNIT_INTERVAL and (pct or 1 < value <= 100):
         value /= 100
     return value
@@ -131,7 +136,7 @@ def _threshold(name: str, low: str, start: int, end: int) -> dict[str, Any]:
     if not (ge or le) and tail:
         ge = tail if tail in ("more", "higher", "better", "above") else None
         le = tail if ge is None else None
-    value = _metric_value(name, m.group("val"), m.group("pct"))
+    value = _metric_value(name, m.group("val"), m.group("pct"), m.group("scale"))
     op = ">=" if ge else "<=" if le else (">=" if default_op == "max" else "<=")
     return {"metric": name, "op": op, "value": value}
 
