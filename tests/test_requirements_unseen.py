@@ -5,9 +5,7 @@ interpretability, latency and size. Each is honoured and leaves nothing "not und
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -108,15 +106,13 @@ def test_only_a_large_share_is_no_imbalance() -> None:
 
 
 @pytest.mark.integration
-def test_cli_reads_a_decade_and_reports_the_size_word_it_cannot_use(tmp_path: Path) -> None:
+def test_cli_reads_a_decade_and_reports_the_size_word_it_cannot_use(
+    cli: Callable[..., Any],
+) -> None:
     """From outside: the installed CLI on the bundled Nile series (yearly)."""
-    r = subprocess.run(
-        [
-            sys.executable, "-m", "mlflowctl", "design",
-            "forecast the Nile flow over the next decade; the little bumps in spring matter",
-            "--data", "statsmodels:nile", "--json",
-        ],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    r = cli(
+        "design", "forecast the Nile flow over the next decade; the little bumps in spring matter",
+        "--data", "statsmodels:nile", "--json", timeout=120,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     bp = json.loads(r.stdout)

@@ -5,9 +5,9 @@ the fit; a time said of training is never read as an inference latency."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,15 +43,11 @@ def test_latency_and_training_time_side_by_side() -> None:
 
 
 @pytest.mark.integration
-def test_the_limit_stops_the_fit_and_is_said(tmp_path: Path) -> None:
+def test_the_limit_stops_the_fit_and_is_said(tmp_path: Path, cli: Callable[..., Any]) -> None:
     """From outside: the installed CLI, digits, a 3 s training budget on a 60-epoch design."""
-    r = subprocess.run(
-        [
-            sys.executable, "-m", "mlflowctl", "run",
-            "classify handwritten digits; training must finish within 3 seconds",
-            "--data", "sklearn:digits", "--workdir", "w", "--json",
-        ],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    r = cli(
+        "run", "classify handwritten digits; training must finish within 3 seconds",
+        "--data", "sklearn:digits", "--workdir", "w", "--json", timeout=600,
     )  # fmt: skip
     assert r.returncode in (0, 8), r.stderr[-2000:]
     bp = next(tmp_path.glob("w/**/blueprint.yaml")).read_text()

@@ -15,18 +15,20 @@ _SERVING = r"latency|inference|respond|response|predict|per (call|request|row|sa
 def read_latency(low: str) -> float | None:
     """ "responses within 20 milliseconds", "under 0.1 seconds per prediction": milliseconds.
     A time said of training ("training must finish in 30 seconds") is not a latency."""
+    if not re.search(_SERVING + "|under|below|within", low):
+        return None
     for lat in re.finditer(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)\b", low):
         before = low[max(0, lat.start() - 50) : lat.start()]
         if re.search(TRAINING_WORDS, before) and not re.search(_SERVING, before):
             continue
-        if re.search(_SERVING + "|under|below|within", low):
-            value = float(lat.group(1)) * (1 if lat.group(2).startswith("m") else 1000)
-            return value if 0 < value <= 3_600_000 else None
+        value = float(lat.group(1)) * (1 if lat.group(2).startswith("m") else 1000)
+        return value if 0 < value <= 3_600_000 else None
     return None
 
 
-_TIME_UNIT = {"s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hr": 3600}
-_TIME_UNIT["hour"] = 3600
+#: seconds per unit, by the unit's singular ("mins" -> "min", "s" stays "s")
+_TIME_UNIT = {"s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hr": 3600,
+              "hour": 3600}  # fmt: skip
 
 
 def read_train_time(low: str) -> float | None:
@@ -40,8 +42,7 @@ def read_train_time(low: str) -> float | None:
     if m is None:
         return None
     count, word = m.group("n"), m.group("u")
-    base = word.rstrip("s") or "s"
-    seconds = number(count) * _TIME_UNIT.get(base, _TIME_UNIT.get(base[:3], 1))
+    seconds = number(count) * _TIME_UNIT[word.rstrip("s") or "s"]
     return seconds if 0 < seconds <= 30 * 86_400 else None
 
 
