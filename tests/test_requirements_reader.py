@@ -134,6 +134,28 @@ def test_size_words(prompt: str, size: str | None) -> None:
             None,
         ),
         ("a wasted inspection costs more than a false negative", "precision", "max", None),
+        # a cost said in other words: which side is cheap, which one the user would rather pay
+        (
+            "we'd rather bother a loyal one than lose one who walks",
+            "recall",
+            "max",
+            None,
+        ),
+        ("false alarms are cheap but losing a customer is expensive", "recall", "max", None),
+        ("missing one is a disaster", "recall", "max", None),
+        ("we'd rather miss a few frauds than annoy honest customers", "precision", "max", None),
+        ("missing a few is fine", "precision", "max", None),
+        (
+            "flagging a good customer is worse than letting a defaulter through",
+            "precision",
+            "max",
+            None,
+        ),
+        ("better to check a few extra parts than to let a crack slip", "recall", "max", None),
+        # a bound on the error in the target's units
+        ("errors within 10k dollars", "mae", "<=", 10_000.0),
+        ("mistakes under $5,000 are fine", "mae", "<=", 5_000.0),
+        ("misses of at most 2.5 degrees", "mae", "<=", 2.5),
         ("maximise balanced accuracy", "balanced_accuracy", "max", None),
         ("a balanced accuracy of at least 85%", "balanced_accuracy", ">=", 0.85),
         ("keep the mean per-class recall high", "balanced_accuracy", "max", None),
@@ -353,6 +375,9 @@ def test_cli_needs_info_and_unsupported(tmp_path: Path) -> None:
         ("what is each used car worth?", "regression", None),
         ("how much will this series be next quarter? it's monthly", "forecasting", 3),
         ("how many visitors will the site get next week? daily counts", "forecasting", 7),
+        ("flag fraudulent card transactions", "classification", None),
+        ("spot which machines will fail this month from their logs", "classification", None),
+        ("screen out risky loan applications", "classification", None),
     ],
 )
 def test_task_from_everyday_wording(prompt: str, task: str, horizon: int | None) -> None:

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from mlflowctl.data.loaded import LoadedData, arrays_sha256
+from mlflowctl.data.seasonality import check_period
 from mlflowctl.data.timeseries import fill_series
 from mlflowctl.errors import DataError
 
@@ -122,6 +123,9 @@ def _load_statsmodels(ref: DataSourceRef, column: str) -> LoadedData:
         notes.append(f"{missing} missing values filled by time interpolation")
     if ref.name == "elnino":
         notes.append("YEAR x 12-month table read as one monthly series")
+    period, said = check_period(series, spec.seasonal_period)
+    if said:
+        notes.append(said)
     name = "sst" if ref.name == "elnino" else column
     return LoadedData(
         source=ref.text,
@@ -134,7 +138,7 @@ def _load_statsmodels(ref: DataSourceRef, column: str) -> LoadedData:
         series=series,
         target=name,
         frequency=spec.frequency,
-        seasonal_period=spec.seasonal_period,
+        seasonal_period=period,
         index=[d.date().isoformat() for d in index],
         dtypes={name: "float64"},
         target_dtype="float64",

@@ -6,6 +6,7 @@ from typing import Any
 
 from mlflowctl.data.file_checks import _columns_line, _enough_rows
 from mlflowctl.data.loaded import LoadedData
+from mlflowctl.data.seasonality import check_period
 from mlflowctl.data.timeseries import SEASONAL_PERIOD, fill_series, frequency_of
 from mlflowctl.errors import DataError
 
@@ -71,6 +72,9 @@ def series_from_frame(
         notes.append(f"{missing} missing values filled by time interpolation")
     if freq is None:
         notes.append("irregular dates: frequency unknown, seasonal period 1")
+    period, said = check_period(series, SEASONAL_PERIOD.get(freq or "", 1))
+    if said:
+        notes.append(said)
     data = LoadedData.file_series(
         label,
         column,
@@ -79,7 +83,7 @@ def series_from_frame(
         missing=missing,
         notes=notes,
         frequency=freq,
-        seasonal_period=SEASONAL_PERIOD.get(freq or "", 1),
+        seasonal_period=period,
         index=[d.isoformat() for d in index.date],
         dtypes=dtypes,
     )

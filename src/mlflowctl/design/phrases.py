@@ -327,9 +327,10 @@ _STOP = frozenset(
 
 
 def clauses(text: str) -> list[str]:
-    """The prompt cut at punctuation and joining words, each part as written."""
+    """The prompt cut at punctuation and joining words, each part as written ("$5,000" and
+    "1,500 rows" stay whole)."""
     parts = re.split(
-        r"[.;:!?()\[\]]+(?=\s|$)|[()\[\]]|,|\s+(?:and|but|so|while|whereas|because|although|though|plus|also|"
+        r"[.;:!?()\[\]]+(?=\s|$)|[()\[\]]|,(?!\d{3}\b)|\s+(?:and|but|so|while|whereas|because|although|though|plus|also|"
         r"with|without|then)\s+",
         text,
     )

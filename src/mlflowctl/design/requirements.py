@@ -39,7 +39,8 @@ _TASK = [
                        r"\bdetect|recogni[sz]|identify|"
                        r"malignant|benign|categor|\bwhich (class|kind|type)|label|\bspam\b|"
                        r"\b(which|who|whether)\b[^.?;]{0,40}\b(will|going to|likely to|about to)\b|"
-                       r"\bchurn|\battrition\b"),
+                       r"\bchurn|\battrition\b|\bflag(s|ging)?\b|\bfraud|"
+                       r"\bspot (the|which|whether)\b|\bscreen (for|out)\b"),
     ("regression", r"regress|progression|estimate|how much|how many|\bamount\b|continuous|"
                    r"predict (the )?(price|value|score|yield|demand|age|cost)|"
                    r"\b(house|home|car|rent|sale|property) prices?\b|a number for|\bworth\b|"

@@ -9,27 +9,48 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# an asymmetric cost ("missing one costs more than a false alarm"): its two sides and the verb
+# an asymmetric cost ("missing one costs more than a false alarm", "we'd rather bother a loyal
+# customer than lose one who walks"): its two sides, the verb, and the words of a cheap side
 _MISSED = (
-    r"(miss(ing|ed)?|misclassif\w*|overlook\w*|letting \w+ through|losing|lose|false negatives?)"
+    r"(miss(ing|ed)?|misclassif\w*|overlook\w*|let(ting)? (\w+ ){0,2}(through|slip)|losing|lose|"
+    r"fail(ing)? to (catch|flag|spot|detect|notice)|false negatives?)"
 )
-_FALSE_ALARM = r"(false (alarms?|positives?)|wasted \w+( \w+)?)"
-_COSTS = r"(costs?|hurts?|is worse|matters?)"
+_FALSE_ALARM = (
+    r"(false (alarms?|positives?)|wasted \w+( \w+)?|(unnecessary|needless|extra) \w+|"
+    r"bother(ing)?|annoy(ing)?|disturb(ing)?|"
+    r"flag(ging)? (a |an |some )?(good|innocent|honest|healthy|loyal|legit\w*))"
+)
+#: "<one side> costs more than <the other>", "... is far worse than ..."
+_OUTWEIGHS = (
+    r"((costs?|hurts?|is worse|matters?)\b[^,.;]{0,25}\bmore than|"
+    r"(is|are) (much |far |a lot |way )?worse than)"
+)
+_CHEAP = r"(cheap|fine|ok(ay)?|acceptable|tolerable|no big deal|(don'?t|doesn'?t) matter)"
+_DEAR = r"(worse|costly|expensive|bad|unacceptable|painful|a disaster)"
+_RATHER = r"(rather|better to|prefer to)"
+
+
+def _prefer(cheap: str, dear: str) -> str:
+    """ "rather <cheap side> than <dear side>"."""
+    return rf"{_RATHER}\b[^,.;]{{0,30}}\b{cheap}\b[^,.;]{{0,45}}\bthan\b[^,.;]{{0,20}}\b{dear}"
+
 
 # a metric wish: name -> synonyms
 METRIC_WORDS: dict[str, str] = {
     "recall": r"recall|sensitivity|true positive rate|\btpr\b|hit rate|"
     r"catch (all|every|most|as many)|(don'?t|never|not) miss|miss(ing)? (as )?few|"
-    r"missing (a|an|any|one)\b[^,.;]{0,30}\b(worse|costly|unacceptable|bad)|"
+    rf"{_MISSED} (a|an|any|one)\b[^,.;]{{0,30}}\b{_DEAR}|"
     r"false negatives?\b[^,.;]{0,25}\b(worse|costly|expensive|bad|unacceptable|avoid)|"
     r"(minimi[sz]e|avoid|reduce) false negatives|"
-    rf"{_MISSED}\b[^,.;]{{0,40}}\b{_COSTS}\b[^,.;]{{0,25}}\bmore than\b[^,.;]{{0,15}}"
-    rf"\b{_FALSE_ALARM}",
+    rf"{_MISSED}\b[^,.;]{{0,40}}\b{_OUTWEIGHS}\b[^,.;]{{0,15}}\b{_FALSE_ALARM}|"
+    rf"{_prefer(_FALSE_ALARM, _MISSED)}|"
+    rf"{_FALSE_ALARM}\b[^,.;]{{0,20}}\b(are|is)\b[^,.;]{{0,10}}\b{_CHEAP}",
     "precision": r"precision|positive predictive value|\bppv\b|"
     r"false (alarms?|positives?)\b[^,.;]{0,25}\b(worse|costly|expensive|bad|unacceptable)|"
     r"(minimi[sz]e|avoid|reduce|few) false (alarms|positives)|"
-    rf"{_FALSE_ALARM}\b[^,.;]{{0,25}}\b{_COSTS}\b[^,.;]{{0,25}}\bmore than\b[^,.;]{{0,25}}"
-    rf"\b{_MISSED}",
+    rf"{_FALSE_ALARM}\b[^,.;]{{0,25}}\b{_OUTWEIGHS}\b[^,.;]{{0,25}}\b{_MISSED}|"
+    rf"{_prefer(_MISSED, _FALSE_ALARM)}|"
+    rf"{_MISSED} (a|an|any|one|some|a few)\b[^,.;]{{0,25}}\b(is|are)\b[^,.;]{{0,10}}\b{_CHEAP}",
     "f1": r"\bf-?1\b|f1[- ]score|\bf[- ]score|f[- ]measure|balance (of |between )?precision and "
     r"recall",
     "pr_auc": r"\bpr[- ]?auc\b|\bauprc\b|average precision|area under the precision",
@@ -42,7 +63,10 @@ METRIC_WORDS: dict[str, str] = {
     "mase": r"\bmase\b|mean absolute scaled error",
     "smape": r"\bs-?mape\b|symmetric mean absolute percentage",
     "mape": r"\bmape\b|mean absolute percentage error|percentage error",
-    "mae": r"\bmae\b|mean absolute error|absolute error|off by (no more than|at most|less than)",
+    "mae": r"\bmae\b|mean absolute error|absolute error|off by (no more than|at most|less than)|"
+    # "errors within 10k dollars", "mistakes under $500": a bound on the typical error
+    r"\b(errors?|mistakes?|misses)\b(?=\s+(of\s+)?(within|under|below|less than|at most|"
+    r"no more than|smaller than|no bigger than)\s+[$€£]?\s?\.?\d)",
     # "big misses hurt more than small ones": a squared error weighs large errors more
     "rmse": r"\brmse\b|root[- ]mean[- ]squared?[- ]error|"
     r"\b(big|large|huge) (misses|errors|mistakes)\b",
@@ -67,7 +91,7 @@ _LE = (
     r"max(?:imum)?(?: of)?|<=|≤|<|beneath"
 )
 _VAL = (
-    r"(?P<val>\d[\d,]*(?:\.\d+)?|\.\d+)(?P<scale>k\b|\s*thousand\b|\s*million\b)?"
+    r"(?:[$€£]\s?)?(?P<val>\d[\d,]*(?:\.\d+)?|\.\d+)(?P<scale>k\b|\s*thousand\b|\s*million\b)?"
     r"\s*(?P<pct>%|percent|pct|per ?cent)?"
 )
 _SCALE = {"k": 1e3, "thousand": 1e3, "million": 1e6}
