@@ -156,6 +156,12 @@ def test_size_words(prompt: str, size: str | None) -> None:
         ("errors within 10k dollars", "mae", "<=", 10_000.0),
         ("mistakes under $5,000 are fine", "mae", "<=", 5_000.0),
         ("misses of at most 2.5 degrees", "mae", "<=", 2.5),
+        ("being off by more than 200 euros a month is useless", "mae", "<=", 200.0),
+        # a recall stated as a rate of misses or catches
+        ("it must not miss more than 1 in 20 cancers", "recall", ">=", 0.95),
+        ("we must catch at least 9 out of 10 frauds", "recall", ">=", 0.9),
+        ("miss at most 2% of the frauds", "recall", ">=", 0.98),
+        ("letting through fewer than 5 in every 100 defects", "recall", ">=", 0.95),
         ("maximise balanced accuracy", "balanced_accuracy", "max", None),
         ("a balanced accuracy of at least 85%", "balanced_accuracy", ">=", 0.85),
         ("keep the mean per-class recall high", "balanced_accuracy", "max", None),
@@ -195,6 +201,10 @@ def test_positive_class(prompt: str, positive: str) -> None:
         ("fraud is rare: about 1 in 1000 transactions", "severe"),
         ("the data is somewhat imbalanced", "mild"),
         ("balanced classes", None),
+        ("classes are very uneven", "severe"),
+        ("the labels are uneven", "mild"),
+        # a miss rate is a recall wish, not a class ratio
+        ("it must not miss more than 1 in 20 cancers", None),
     ],
 )
 def test_imbalance(prompt: str, imbalance: str | None) -> None:
@@ -378,6 +388,7 @@ def test_cli_needs_info_and_unsupported(tmp_path: Path) -> None:
         ("flag fraudulent card transactions", "classification", None),
         ("spot which machines will fail this month from their logs", "classification", None),
         ("screen out risky loan applications", "classification", None),
+        ("predict the wine quality score from the chemistry", "regression", None),
     ],
 )
 def test_task_from_everyday_wording(prompt: str, task: str, horizon: int | None) -> None:

@@ -198,7 +198,10 @@ def read_positive_class(low: str) -> str | None:
 def read_imbalance(low: str) -> str | None:
     m = re.search(
         r"imbalanc|unbalanc|skewed (classes|labels|data)|rare (class|event|positive|case)s?|"
-        r"minority class|few positives|(\d+|one) in (a |every )?(\d[\d,]*|hundred|thousand)\b|"
+        r"minority class|few positives|(?<!miss )(?<!misses )(?<!catch )(?<!than )"
+        r"(\d+|one) in (a |every )?(\d[\d,]*|hundred|thousand)\b|"
+        r"(very |highly |extremely )?(uneven|lopsided) (classes|labels)|"
+        r"(classes|labels) are (very |highly |extremely )?(uneven|lopsided)|"
         r"class ratio|\b(positives|frauds?|defaults?|failures|cases|events) (are|is) rare\b|"
         r"only (\d+(\.\d+)?) ?(%|percent) (of|are)\b",
         low,
@@ -212,8 +215,8 @@ def read_imbalance(low: str) -> str | None:
         return "severe"
     severe = re.search(
         r"(severe|severely|highly|extreme|extremely|heavy|heavily|very|strong|strongly|massive)"
-        r"(ly)?\s+(class\s+)?(imbalanc|unbalanc|skewed)|rare|one in (a |every )?thousand|"
-        r"\b1 in (\d{3,}|[\d,]{4,})",
+        r"(ly)?\s+(class\s+)?(imbalanc|unbalanc|skewed|uneven|lopsided)|rare|"
+        r"one in (a |every )?thousand|\b1 in (\d{3,}|[\d,]{4,})",
         low,
     )
     return "severe" if severe else "mild"
@@ -273,7 +276,8 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("positive_class", r"positive|\b(on|for) the \w+ class\b", read_positive_class),
     Concept(
         "imbalance",
-        r"imbalanc|unbalanc|skewed|rare (class|event|positive|case)|minority|few positives|"
+        r"imbalanc|unbalanc|skewed|uneven|lopsided|rare (class|event|positive|case)|minority|"
+        r"few positives|"
         r"\d+ in (a |every )?[\d,]+|class ratio|\b(are|is) rare\b|negatives|"
         r"only \d+(\.\d+)? ?(%|percent) (of|are)\b",
         read_imbalance,

@@ -42,7 +42,7 @@ _TASK = [
                        r"\bchurn|\battrition\b|\bflag(s|ging)?\b|\bfraud|"
                        r"\bspot (the|which|whether)\b|\bscreen (for|out)\b"),
     ("regression", r"regress|progression|estimate|how much|how many|\bamount\b|continuous|"
-                   r"predict (the )?(price|value|score|yield|demand|age|cost)|"
+                   r"predict (the )?(\w+ ){0,2}(price|value|score|yield|demand|age|cost)|"
                    r"\b(house|home|car|rent|sale|property) prices?\b|a number for|\bworth\b|"
                    r"\b(go|goes|sell|sells) for\b"),
 ]  # fmt: skip

@@ -64,6 +64,9 @@ METRIC_WORDS: dict[str, str] = {
     "smape": r"\bs-?mape\b|symmetric mean absolute percentage",
     "mape": r"\bmape\b|mean absolute percentage error|percentage error",
     "mae": r"\bmae\b|mean absolute error|absolute error|off by (no more than|at most|less than)|"
+    # "being off by more than 200 euros is useless": the bound it must stay under
+    r"off by more than(?=\s+[$€£]?\s?\d[^,.;]{0,40}\b(useless|unacceptable|too much|no good|"
+    r"worthless|not ok|a problem|bad)\b)|"
     # "errors within 10k dollars", "mistakes under $500": a bound on the typical error
     r"\b(errors?|mistakes?|misses)\b(?=\s+(of\s+)?(within|under|below|less than|at most|"
     r"no more than|smaller than|no bigger than)\s+[$€£]?\s?\.?\d)",
@@ -105,11 +108,37 @@ def _metric_value(metric: str, raw: str, pct: str | None, scale: str | None = No
     return value
 
 
+#: a recall stated as a rate of misses or catches: "must not miss more than 1 in 20 cancers"
+#: (recall >= 0.95), "miss at most 2 % of the frauds" (0.98), "catch 9 out of 10" (0.9)
+_RATE = re.compile(
+    r"(?:(?P<miss>\bmiss(?:es|ing)?|\blet(?:ting)? (?:\w+ )?(?:through|slip)|\boverlook\w*)"
+    r"\s+(?:no |not )?(?:more than|at most|fewer than|less than|no more than|under)?"
+    r"|(?P<catch>\bcatch(?:es|ing)?|\bdetect(?:s|ing)?|\bfind(?:s|ing)?|\bflag(?:s|ging)?)"
+    r"\s+(?:at least |no less than |no fewer than )?)\s*"
+    r"(?P<a>\d+(?:\.\d+)?)\s*(?:(?P<pct>%|percent|per ?cent)|(?:in|out of)\s+(?:every\s+)?"
+    r"(?P<b>\d[\d,]*))"
+)
+
+
+def _rates(low: str) -> list[tuple[int, int, dict[str, Any]]]:
+    """Recall wishes stated as a rate: (start, end, wish)."""
+    out = []
+    for m in _RATE.finditer(low):
+        whole = 100.0 if m.group("pct") else float(m.group("b").replace(",", ""))
+        share = float(m.group("a")) / whole if whole else 2.0
+        if not 0 <= share <= 1:
+            continue
+        value = 1.0 - share if m.group("miss") else share
+        out.append((m.start(), m.end(), {"metric": "recall", "op": ">=", "value": value}))
+    return out
+
+
 def read_metrics(low: str) -> list[dict[str, Any]]:
     """Metric wishes in prompt order: ``{"metric", "op", "value"}``; an error metric in a
     threshold the other way round ("accuracy below") keeps only the direction."""
-    found: list[tuple[int, dict[str, Any]]] = []
-    taken: list[tuple[int, int]] = []
+    rates = _rates(low)
+    found: list[tuple[int, dict[str, Any]]] = [(s, w) for s, _, w in rates]
+    taken: list[tuple[int, int]] = [(s, e) for s, e, _ in rates]
     for name, words in METRIC_WORDS.items():
         for m in re.finditer(words, low):
             if any(s <= m.start() < e for s, e in taken):
