@@ -101,6 +101,7 @@ def test_speed(prompt: str, fast: bool) -> None:
         ("a lightweight classifier", "small"),
         ("keep the model small please", "small"),
         ("make it as small as possible", "small"),
+        ("a quick model, nothing fancy", "small"),
         ("a large model is fine, we have compute", "large"),
         ("classify small 8x8 scans of digits", None),
     ],
@@ -162,6 +163,8 @@ def test_size_words(prompt: str, size: str | None) -> None:
         ("we must catch at least 9 out of 10 frauds", "recall", ">=", 0.9),
         ("miss at most 2% of the frauds", "recall", ">=", 0.98),
         ("letting through fewer than 5 in every 100 defects", "recall", ">=", 0.95),
+        ("no more than one false alarm in ten flagged invoices", "precision", ">=", 0.9),
+        ("at most 2 false positives per 100 alerts", "precision", ">=", 0.98),
         ("maximise balanced accuracy", "balanced_accuracy", "max", None),
         ("a balanced accuracy of at least 85%", "balanced_accuracy", ">=", 0.85),
         ("keep the mean per-class recall high", "balanced_accuracy", "max", None),
@@ -202,6 +205,9 @@ def test_positive_class(prompt: str, positive: str) -> None:
         ("the data is somewhat imbalanced", "mild"),
         ("balanced classes", None),
         ("classes are very uneven", "severe"),
+        ("positives are about 10 percent", "mild"),
+        ("frauds make up 0.5 % of the rows", "severe"),
+        ("churners are roughly 45 percent", None),
         ("the labels are uneven", "mild"),
         # a miss rate is a recall wish, not a class ratio
         ("it must not miss more than 1 in 20 cancers", None),
@@ -389,6 +395,16 @@ def test_cli_needs_info_and_unsupported(tmp_path: Path) -> None:
         ("spot which machines will fail this month from their logs", "classification", None),
         ("screen out risky loan applications", "classification", None),
         ("predict the wine quality score from the chemistry", "regression", None),
+        (
+            "we want to know three months in advance how many tourists arrive each month",
+            "forecasting",
+            3,
+        ),
+        (
+            "predict a building's energy use from sensors every 15 minutes, 96 steps ahead",
+            "forecasting",
+            96,
+        ),
     ],
 )
 def test_task_from_everyday_wording(prompt: str, task: str, horizon: int | None) -> None:

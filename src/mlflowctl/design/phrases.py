@@ -24,7 +24,7 @@ from mlflowctl.design.resources import (
     read_train_time,
     runs_in,
 )
-from mlflowctl.design.wishes import METRIC_WORDS, MINIMIZED, read_metrics
+from mlflowctl.design.wishes import METRIC_WORDS, MINIMIZED, RATE_WORDS, read_metrics
 
 __all__ = [
     "CONCEPTS", "INFERENCE_MEMORY_GB", "METRIC_WORDS", "MINIMIZED", "NUM", "NUMBER_WORDS",
@@ -72,7 +72,8 @@ def read_horizon(low: str) -> tuple[float, str | None] | None:
     ahead = r"(ahead|out|forward|into the future|in advance|from now|later|horizon|trajector|" \
             r"forecast)"  # fmt: skip
     for pat in (
-        NUM + r"[- ]" + UNIT + r"\b[^.;]{0,20}?\b" + ahead,
+        # no digit between the count and "ahead": "every 15 minutes, 96 steps ahead" is 96
+        NUM + r"[- ]" + UNIT + r"\b[^.;\d]{0,20}?\b" + ahead,
         r"(?:next|following|coming|upcoming|horizon of|for the next|over the next)\s+"
         + NUM
         + r"\s+"
@@ -168,7 +169,11 @@ def read_size(low: str) -> str | None:
         )
         if re.search(near, low) or re.search(keep, low):
             return name
-    if re.search(r"\bfew(er)? (parameters|weights)\b|\blightweight\b", low):
+    if re.search(
+        r"\bfew(er)? (parameters|weights)\b|\blightweight\b|\bnothing (fancy|too big|heavy)\b|"
+        r"\bno need for (anything )?(fancy|big|deep|heavy)\b",
+        low,
+    ):
         return "small"
     return None
 
@@ -195,8 +200,17 @@ def read_positive_class(low: str) -> str | None:
     return None
 
 
+#: "positives are about 10 percent", "frauds make up 0.5 % of the rows"
+_POSITIVE_SHARE = (
+    r"\b(?:positives|positive cases|frauds?|defaults?|defaulters|churners|failures|the positive "
+    r"class|the minority class)\s+(?:are|is|make up|account for|represent)\s+"
+    r"(?:only |about |around |roughly |just |approximately |some |under |below )?"
+    r"(\d+(?:\.\d+)?) ?(?:%|percent)"
+)
+
+
 def read_imbalance(low: str) -> str | None:
-    m = re.search(
+    m = re.search(_POSITIVE_SHARE, low) or re.search(
         r"imbalanc|unbalanc|skewed (classes|labels|data)|rare (class|event|positive|case)s?|"
         r"minority class|few positives|(?<!miss )(?<!misses )(?<!catch )(?<!than )"
         r"(\d+|one) in (a |every )?(\d[\d,]*|hundred|thousand)\b|"
@@ -208,7 +222,9 @@ def read_imbalance(low: str) -> str | None:
     )
     if not m:
         return None
-    share = re.search(r"only (\d+(?:\.\d+)?) ?(?:%|percent) (?:of|are)\b", low)
+    share = re.search(r"only (\d+(?:\.\d+)?) ?(?:%|percent) (?:of|are)\b", low) or re.search(
+        _POSITIVE_SHARE, low
+    )
     if share and float(share.group(1)) > 40:
         return None  # "only 45 % of them are ..." is no imbalance
     if share and float(share.group(1)) <= 5:
@@ -269,17 +285,19 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         "size",
         r"\b(tiny|small|smallest|compact|light-?weight|lean|little|slim|minimal|simple|large|big|"
-        r"huge|heavy|massive|few(er)? (parameters|weights))\b",
+        r"huge|heavy|massive|few(er)? (parameters|weights)|nothing fancy|fancy)\b",
         read_size,
     ),
-    Concept("metric", "|".join(f"(?:{w})" for w in METRIC_WORDS.values()), read_metrics),
+    Concept(
+        "metric", "|".join(f"(?:{w})" for w in (*METRIC_WORDS.values(), *RATE_WORDS)), read_metrics
+    ),
     Concept("positive_class", r"positive|\b(on|for) the \w+ class\b", read_positive_class),
     Concept(
         "imbalance",
         r"imbalanc|unbalanc|skewed|uneven|lopsided|rare (class|event|positive|case)|minority|"
         r"few positives|"
         r"\d+ in (a |every )?[\d,]+|class ratio|\b(are|is) rare\b|negatives|"
-        r"only \d+(\.\d+)? ?(%|percent) (of|are)\b",
+        r"only \d+(\.\d+)? ?(%|percent) (of|are)\b|" + _POSITIVE_SHARE,
         read_imbalance,
     ),
     Concept(

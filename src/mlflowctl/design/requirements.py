@@ -51,7 +51,8 @@ _MODALITY = [
               r"imagenet|\d+\s*x\s*\d+\b|cifar|x-?ray|scan"),
     ("text", r"\btext|sentence|document|review|tweet|token|language model|\bnlp\b|sentiment"),
     ("sequence", r"time[- ]series|forecast|sequence|series|trajector|sensor|signal|stock|"
-                 r"\b(hourly|daily|weekly|monthly|quarterly|yearly|annual)\b|ahead\b"),
+                 r"\b(hourly|daily|weekly|monthly|quarterly|yearly|annual)\b|ahead\b|"
+                 r"\b(each|every|per) (hour|day|week|month|quarter|year)\b"),
     ("tabular", r"tabular|table|\bcsv\b|column|measurement|feature|spreadsheet|record"),
 ]  # fmt: skip
 
@@ -123,7 +124,9 @@ def prompt_hints(prompt: str) -> Hints:
     h.frequency_unit = next(
         (u for w, u in _ADVERB_UNIT.items() if re.search(rf"\b{w}\b", low)), None
     )
-    if h.horizon and (h.task is None or (h.task == "regression" and h.modality == "sequence")):
+    if h.horizon and (
+        h.task is None or (h.task == "regression" and h.modality in (None, "sequence"))
+    ):
         h.task = "forecasting"  # "how much will this series be next quarter": a forecast
     wishes = {t.metric for t in h.constraints.metric_targets}
     if h.task is None and wishes:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mlflowctl.design.numbers import NUM, number
+
 # an asymmetric cost ("missing one costs more than a false alarm", "we'd rather bother a loyal
 # customer than lose one who walks"): its two sides, the verb, and the words of a cheap side
 _MISSED = (
@@ -120,9 +122,26 @@ _RATE = re.compile(
 )
 
 
+#: a precision stated as a rate of false alarms among the flagged: "no more than one false alarm
+#: in ten flagged invoices" (precision >= 0.9)
+_FALSE_RATE = re.compile(
+    rf"(?:no more than|at most|fewer than|less than|under)\s+(?P<a>{NUM})\s+false "
+    rf"(?:alarms?|positives?)\s+(?:in|out of|per|for)\s+(?:every\s+)?(?P<b>{NUM})"
+)
+
+
+#: the rate patterns, for the reader's check that a clause was understood
+RATE_WORDS = tuple(re.sub(r"\(\?P<\w+>", "(?:", r.pattern) for r in (_RATE, _FALSE_RATE))
+
+
 def _rates(low: str) -> list[tuple[int, int, dict[str, Any]]]:
-    """Recall wishes stated as a rate: (start, end, wish)."""
+    """Recall (and precision) wishes stated as a rate: (start, end, wish)."""
     out = []
+    for m in _FALSE_RATE.finditer(low):
+        a, b = number(m.group("a")), number(m.group("b"))
+        if 0 <= a <= b and b > 0:
+            wish = {"metric": "precision", "op": ">=", "value": 1.0 - a / b}
+            out.append((m.start(), m.end(), wish))
     for m in _RATE.finditer(low):
         whole = 100.0 if m.group("pct") else float(m.group("b").replace(",", ""))
         share = float(m.group("a")) / whole if whole else 2.0
@@ -210,6 +229,8 @@ BARE_GOAL = re.compile(
     rf"|{_pct('v4')}\s+(?:right|correct)\b"
     rf"|{_pct('v5')}\s+or\s+(?:better|more|higher|above))"
     rf"(?!\s+of\s+(?:the\s+)?(?!time\b)\w)"
+    # "right at least 9 times out of 10"
+    rf"|(?:right|correct)\s+(?:at least\s+)?(?P<n7>\d+)\s+times?\s+(?:out of|in)\s+(?P<d7>\d+)"
     # "80 percent of the cases right", "90 % of them correctly"
     rf"|{_pct('v6')}\s+of\s+(?:the\s+|all\s+|our\s+)?(?:\w+\s+){{0,2}}?(?:right|correct(?:ly)?)\b"
 )
@@ -220,6 +241,11 @@ def read_bare_goal(low: str) -> float | None:
     98 percent or better"), or None. For a classifier it reads as accuracy; "only 5 % of the
     rows are fraud" (a share of the data, not a goal) is not read."""
     for m in BARE_GOAL.finditer(low):
+        if m.group("n7"):
+            share = float(m.group("n7")) / max(float(m.group("d7")), 1.0)
+            if 0 < share <= 1:
+                return share
+            continue
         raw = next(v for v in m.groupdict().values() if v)
         value = float(raw)
         if 0 < value <= 100:
