@@ -98,3 +98,33 @@ def test_without_data_no_columns_are_read(tmp_path: Path) -> None:
     bp = _design(tmp_path, "predict a house price given its size and age")
     c = bp["requirements"]["constraints"]
     assert c["features_named"] == [] and c["target_named"] is None
+
+
+def test_a_named_input_the_model_would_not_see_is_said_at_design_and_build(tmp_path: Path) -> None:
+    """features_named is executed: build checks each named input reaches the model, and says
+    which one does not (dropped as identifier-like, or absent from the data given to build)."""
+    rows = ["customer_id,plan,zip,charge,churned"] + [
+        f"{i},{'basic' if i % 3 else 'pro'},Z{i:04d},{5 + (i * 7) % 30},{'yes' if i % 4 else 'no'}"
+        for i in range(80)
+    ]
+    (tmp_path / "customers.csv").write_text("\n".join(rows) + "\n")
+    without_charge = [",".join(r.split(",")[:3] + r.split(",")[4:]) for r in rows]
+    assert without_charge[0] == "customer_id,plan,zip,churned"
+    (tmp_path / "later.csv").write_text("\n".join(without_charge) + "\n")
+    prompt = "will the customer leave? decide it given the plan, zip and charge"
+    args = ("--data", "customers.csv", "--target", "churned")
+    bp = _design(tmp_path, prompt, *args)
+    assert bp["requirements"]["constraints"]["features_named"] == ["plan", "zip", "charge"]
+    assert any("dropped by the preprocessing: 'zip'" in n for n in _notes(bp)), _notes(bp)
+    (tmp_path / "bp.json").write_text(json.dumps(bp))
+    proc = run_cli(tmp_path, "build", "bp.json", "--no-train", "--json", "--out", "b1")
+    assert proc.returncode == 0, proc.stderr
+    unhonoured = json.loads(proc.stdout)["unhonoured"]
+    assert [u for u in unhonoured if "features_named" in u] == [
+        "requirements.constraints.features_named: 'zip' is dropped by the preprocessing "
+        "(identifier-like or constant in this data): the model does not see it"
+    ]
+    proc = run_cli(tmp_path, "build", "bp.json", "--data", "later.csv", "--no-train", "--out", "b2")
+    assert proc.returncode == 0, proc.stderr
+    assert "names 'charge' as an input, but later.csv has no such input column" in proc.stderr
+    assert "'zip' is dropped by the preprocessing" in proc.stderr

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.blueprints import make_blueprint
+from blueprints import make_blueprint
 
 #: relative tolerance between DDP x2 (batch b) and one process (batch 2b), per epoch val_loss
 REL_TOL = 1e-3

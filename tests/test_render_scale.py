@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
+from blueprints import make_blueprint
 
 from mlflowctl.design import design
-from tests.blueprints import make_blueprint
 
 PROMPT_14M = "Design distributed training architecture for a 14M parameter model"
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.blueprints import make_blueprint
+from blueprints import make_blueprint
 
 SPACE: dict[str, Any] = {
     "enabled": True,

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.blueprints import make_blueprint
+from blueprints import make_blueprint
 
 IRIS = ("run", "classify iris flowers into their species", "--data", "sklearn:iris")
 

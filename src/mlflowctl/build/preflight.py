@@ -22,6 +22,7 @@ from typing import Any
 
 from mlflowctl.blueprint.checks import gib, memory_estimate, unhonoured_fields
 from mlflowctl.blueprint.model import Approach, Blueprint
+from mlflowctl.data.loaded import LoadedData
 from mlflowctl.errors import BlueprintError, DataError
 
 
@@ -44,11 +45,35 @@ def preflight(
     else:
         source = _source(blueprint, data)
         where = "--data" if data else "requirements.data_source"
+    loaded = None
     if source is not None:
-        check_data(blueprint, chosen, source, where=where, load=project_root is None)
+        loaded = check_data(blueprint, chosen, source, where=where, load=project_root is None)
     if train:
         check_fits(chosen, accelerator)
-    return unhonoured_fields(chosen)
+    return unhonoured_fields(chosen) + named_inputs(blueprint, loaded)
+
+
+def named_inputs(blueprint: Blueprint, data: LoadedData | None) -> list[str]:
+    """The input columns the prompt named (``requirements.constraints.features_named``) that the
+    model will not see: absent from this data, or dropped by its preprocessing (identifier-like
+    or constant). Every other column of a table is an input, so a named one present is used."""
+    named = blueprint.requirements.constraints.features_named
+    if not named or data is None or data.kind != "tabular":
+        return []
+    out = []
+    for name in named:
+        if name not in data.dtypes or name == data.target:
+            out.append(
+                f"requirements.constraints.features_named: the prompt names '{name}' as an "
+                f"input, but {data.source} has no such input column: the model does not see it"
+            )
+        elif not any(f == name or f.startswith(name + "=") for f in data.feature_names):
+            out.append(
+                f"requirements.constraints.features_named: '{name}' is dropped by the "
+                "preprocessing (identifier-like or constant in this data): the model does not "
+                "see it"
+            )
+    return out
 
 
 def check_parameter_counts(blueprint: Blueprint) -> None:
@@ -102,8 +127,9 @@ def _config_source(root: Path) -> str | None:
 
 def check_data(
     blueprint: Blueprint, approach: Approach, source: str, *, where: str, load: bool = True
-) -> None:
-    """The data-roots rule, then (for files, when ``load``) whether the data can be trained on."""
+) -> LoadedData | None:
+    """The data-roots rule, then (for files, when ``load``) whether the data can be trained on;
+    the loaded file, None for a built-in set or when not loaded."""
     from mlflowctl.data.sources import parse_source
 
     try:
@@ -112,12 +138,12 @@ def check_data(
         exc.location = f"{where} ({source})" if exc.location in (None, "--data") else exc.location
         raise
     if ref.kind != "file" or not load:
-        return
+        return None
     from mlflowctl.data.trainable import check_trainable
 
     profile = blueprint.data_profile
     target = blueprint.requirements.target or (profile.target if profile else None)
-    check_trainable(
+    return check_trainable(
         ref,
         target,
         task=blueprint.requirements.task,

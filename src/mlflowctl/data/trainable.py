@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mlflowctl.data.loaded import LoadedData
 from mlflowctl.data.loaders import load_ref
 from mlflowctl.data.sources import DataSourceRef
 from mlflowctl.errors import DataError
@@ -26,15 +27,16 @@ def check_trainable(
     seed: int,
     lookback: int,
     horizon: int,
-) -> None:
+) -> LoadedData:
+    """Load the data and refuse what cannot be split and learned; the loaded data."""
     data = load_ref(ref, target, require_target=task != "forecasting")
     label = data.source
     if data.series is not None:
         _check_series(len(data.series), label, val_fraction, test_fraction, lookback, horizon)
-        return
-    if data.y is None:
-        return
-    _check_splits(data.y, task, label, val_fraction, test_fraction, seed)
+        return data
+    if data.y is not None:
+        _check_splits(data.y, task, label, val_fraction, test_fraction, seed)
+    return data
 
 
 def _check_series(

@@ -23,6 +23,12 @@ from mlflowctl.design.requirements import (
 )
 
 
+def _fit(head: str, tail: str, limit: int = 200) -> str:
+    """``head + tail`` within the blueprint's note length, the head cut when it must be."""
+    room = limit - len(tail)
+    return (head if len(head) <= room else head[: room - 3] + "...") + tail
+
+
 def _column_notes(prompt: str, req: Requirements, profile: DataProfile | None) -> list[str]:
     if profile is None:
         return []
@@ -35,11 +41,24 @@ def _column_notes(prompt: str, req: Requirements, profile: DataProfile | None) -
             f"'{target}' (--target); designed for '{target}'"
         )
     if named.features:
+        used = profile.feature_names
+        dropped = [
+            f for f in named.features if not any(u == f or u.startswith(f + "=") for u in used)
+        ]
+        names = ", ".join(f"'{f}'" for f in named.features)
         notes.append(
-            "the prompt names the input columns "
-            + ", ".join(f"'{f}'" for f in named.features)
-            + ": recorded in requirements.constraints.features_named"
+            _fit(
+                f"the prompt names the input columns {names}", " (features_named, checked by build)"
+            )
         )
+        if dropped:
+            names = ", ".join(f"'{f}'" for f in dropped)
+            notes.append(
+                _fit(
+                    f"named as input but dropped by the preprocessing: {names}",
+                    " (identifier-like or constant): the model will not see it",
+                )
+            )
     if named.missing:
         from mlflowctl.data.file_checks import columns_line
 
