@@ -43,7 +43,7 @@ def test_metric_names_and_directions_are_unchanged() -> None:
     assert {
         "val_accuracy", "val_f1_macro", "val_r2", "test_accuracy", "test_f1_macro",
         "test_roc_auc", "test_r2", "test_recall", "test_precision", "test_pr_auc", "test_f1",
-        "test_balanced_accuracy",
+        "test_balanced_accuracy", "test_specificity",
     } == MAXIMIZE  # fmt: skip
     assert tracked_metrics("classification", 3) == [
         "train_loss", "val_loss", "val_accuracy", "val_f1_macro", "test_accuracy", "test_f1_macro",

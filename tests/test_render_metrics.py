@@ -62,6 +62,10 @@ def np_classification(proba: np.ndarray, y: np.ndarray, positive: int) -> dict[s
         out["test_precision"] = float(precision[positive])
         out["test_f1"] = float(f1_score(y, guess, pos_label=positive, zero_division=0))
         out["test_pr_auc"] = np_pr_auc(proba[:, positive], hit)
+        # specificity: scikit-learn's recall of the other class (1 - the false-positive rate)
+        from sklearn.metrics import recall_score
+
+        out["test_specificity"] = float(recall_score(y, guess, pos_label=1 - positive))
     else:
         out["test_recall"] = float(recall.mean())
         out["test_precision"] = float(precision.mean())

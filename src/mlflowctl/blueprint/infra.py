@@ -68,6 +68,15 @@ class CheckpointSpec(Strict):
     save_last: bool = True
 
 
+class GateRequirement(Strict):
+    """A threshold of the prompt besides the gate metric's: "precision at least 0.8" next to a
+    recall gate; checked on the metric's validation variant, like the gate metric."""
+
+    metric: MetricName
+    op: Literal[">=", "<="]
+    value: FiniteFloat
+
+
 class PromotionGate(Strict):
     metric: MetricName
     direction: Direction
@@ -75,6 +84,8 @@ class PromotionGate(Strict):
     min_improvement: Annotated[FiniteFloat, Field(ge=0, le=1e9)] = 0.0
     #: optional absolute bar the challenger must reach even with no champion
     threshold: FiniteFloat | None = None
+    #: the prompt's other thresholds: each must hold too (on validation)
+    requires: list[GateRequirement] = Field(default_factory=list, max_length=20)
 
 
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)

@@ -50,7 +50,7 @@ class Provenance(Strict):
 #: a metric wish by the name people use; ``blueprint.metrics.WISHES`` maps it to a logged metric
 WishMetric = Literal[
     "accuracy", "recall", "precision", "f1", "balanced_accuracy", "log_loss", "roc_auc",
-    "pr_auc", "mae", "rmse", "mse", "r2", "mase", "smape", "mape",
+    "pr_auc", "mae", "rmse", "mse", "r2", "mase", "smape", "mape", "specificity",
 ]  # fmt: skip
 
 

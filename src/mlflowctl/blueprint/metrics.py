@@ -81,6 +81,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("test_f1", "test", _CLS, _UP, "f1", binary_only=True, declared=True),
     Metric("test_balanced_accuracy", "test", _CLS, _UP, "balanced_accuracy", declared=True),
     Metric("test_log_loss", "test", _CLS, _DOWN, "log_loss", declared=True),
+    # the negative class's recall: 1 - the false-positive rate ("at most 2 % false positives")
+    Metric("test_specificity", "test", _CLS, _UP, "specificity", binary_only=True, declared=True),
 )
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 #: every metric whose larger value is better
@@ -141,7 +143,7 @@ WISHES: dict[str, tuple[str, ...]] = {
     "balanced_accuracy": ("test_balanced_accuracy",), "log_loss": ("test_log_loss",),
     "roc_auc": ("test_roc_auc",), "pr_auc": ("test_pr_auc",), "mae": ("test_mae",),
     "rmse": ("test_rmse",), "mse": ("test_rmse",), "r2": ("test_r2",), "mase": ("test_mase",),
-    "smape": ("test_smape",),
+    "smape": ("test_smape",), "specificity": ("test_specificity",),
 }  # fmt: skip
 
 

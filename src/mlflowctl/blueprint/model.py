@@ -34,6 +34,7 @@ from mlflowctl.blueprint.families import (
 )
 from mlflowctl.blueprint.infra import (
     CheckpointSpec,
+    GateRequirement,
     InfrastructureSpec,
     MonitoringSpec,
     PromotionGate,
@@ -131,6 +132,7 @@ __all__ = [
     "Family",
     "FamilyParams",
     "FiniteFloat",
+    "GateRequirement",
     "Hardware",
     "Identifier",
     "ImplementationPlan",

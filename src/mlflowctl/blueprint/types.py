@@ -55,6 +55,7 @@ MetricName = Literal[
     "test_f1",
     "test_balanced_accuracy",
     "test_log_loss",
+    "test_specificity",
 ]
 Direction = Literal["maximize", "minimize"]
 MetricMode = Literal["min", "max"]

@@ -198,6 +198,12 @@ def _check_approach(
     want = "maximize" if gate.metric in MAXIMIZE else "minimize"
     if gate.direction != want:
         errors.append(f"{at}.infrastructure.gate.direction: {gate.metric} must {want}")
+    for j, need in enumerate(gate.requires):
+        if need.metric not in metrics:
+            errors.append(
+                f"{at}.infrastructure.gate.requires.{j}.metric: {need.metric} is not logged for "
+                f"{req.task}"
+            )
     fitting = BASELINES_FOR_TASK.get(req.task, ())
     for j, base in enumerate(a.infrastructure.baselines):
         if base not in fitting:
@@ -237,7 +243,9 @@ def assemble(
     for i, a in enumerate(draft.approaches):
         inp, out = input_output(req, profile, prompt, a.model.lookback)
         io = IO(tuple(inp.shape), out.dim)
-        metrics = tracked_metrics(req.task, out.dim, (a.infrastructure.gate.metric,))
+        gate = a.infrastructure.gate
+        wanted = (gate.metric, *(r.metric for r in gate.requires))
+        metrics = tracked_metrics(req.task, out.dim, wanted)
         p = a.model.params
         layers = layer_table(p, io)
         count = sum(r.params for r in layers)

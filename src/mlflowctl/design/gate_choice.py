@@ -4,6 +4,7 @@ or the mlops policy's default (the planner's choice, stated in the blueprint).""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from mlflowctl.blueprint import metrics as metrics_table
 from mlflowctl.blueprint.model import Requirements
@@ -45,12 +46,21 @@ def gate_of(
                 threshold = value
             else:
                 notes.append(f"{wish.metric} {wish.op} {wish.value:g} runs against its direction")
+        if wish.metric == "specificity" and threshold is not None:
+            recall = metrics_table.for_wish("recall", req.task, n_outputs)
+            if recall is not None:  # a false-positive budget: the best recall within it
+                notes.append(
+                    f"gate: recall of the positive class on validation at the decision threshold "
+                    f"tuned for specificity >= {threshold:g} (false-positive rate <= "
+                    f"{1 - threshold:.3g}), which is a gate requirement"
+                )
+                return recall.name, None, notes
         if row.binary_only and c.positive_class:
             notes.append(
                 f"gate: {wish.metric} of the positive class '{c.positive_class}' on validation"
                 + (
                     f"; its decision threshold is tuned on validation for {wish.metric}"
-                    if wish.metric in ("recall", "precision", "f1")
+                    if wish.metric in ("recall", "precision", "f1", "specificity")
                     else ""
                 )
             )
@@ -68,3 +78,20 @@ def gate_of(
     if imbalanced and req.task == "classification":
         return "test_f1_macro", None, notes
     return default, None, notes
+
+
+def requirements_of(req: Requirements, n_outputs: int, gate_metric: str) -> list[dict[str, Any]]:
+    """Every threshold of the prompt the gate metric does not carry, as a gate requirement
+    (``{"metric", "op", "value"}`` on a logged test metric, checked on its validation variant):
+    "recall at least 0.9 and precision at least 0.8" gates on recall and requires precision."""
+    out: list[dict[str, Any]] = []
+    for wish in req.constraints.metric_targets:
+        row = metrics_table.for_wish(wish.metric, req.task, n_outputs)
+        if row is None or wish.value is None or row.name == gate_metric:
+            continue
+        if (wish.op == ">=") != (row.direction == "maximize"):
+            continue  # against the metric's direction: noted by gate_of
+        value = math.sqrt(wish.value) if wish.metric == "mse" else wish.value
+        if all(r["metric"] != row.name for r in out):
+            out.append({"metric": row.name, "op": wish.op, "value": value})
+    return out

@@ -20,7 +20,7 @@ from mlflowctl.design.critic import (
     input_output,
 )
 from mlflowctl.design.draft import ApproachDraft, DesignDraft
-from mlflowctl.design.gate_choice import gate_of
+from mlflowctl.design.gate_choice import gate_of, requirements_of
 from mlflowctl.design.risks import data_risks, preference
 from mlflowctl.design.strategy import rows_of, selection_metric, training
 from mlflowctl.design.tradeoffs import (
@@ -181,6 +181,7 @@ def _infrastructure(
 ) -> dict[str, Any]:
     ratio = profile.imbalance_ratio if profile is not None else None
     metric, threshold, _ = gate_of(req, n_outputs, mlops, ratio)
+    requires = requirements_of(req, n_outputs, metric)
     direction = "maximize" if metric in MAXIMIZE else "minimize"
     # real column names (what `mlflowctl monitor` compares), else "all_input_features"
     if profile is not None and profile.kind == "tabular" and 0 < len(profile.feature_names) <= 30:
@@ -200,6 +201,7 @@ def _infrastructure(
             "direction": direction,
             "min_improvement": mlops.min_improvement,
             "threshold": threshold,
+            "requires": requires,
         },
         "baselines": default_baselines(req.task),
         "monitoring": {

@@ -80,6 +80,7 @@ def _infrastructure(a: Approach) -> list[str]:
     i = a.infrastructure
     g = i.registry.gate
     threshold = f", reaches {g.threshold:g}" if g.threshold is not None else ""
+    threshold += "".join(f", {val_metric(r.metric)} {r.op} {r.value:g}" for r in g.requires)
     return [
         f"- experiment: `{i.tracking.experiment_name}`; metrics (val_ per epoch, test_ once "
         "on the best checkpoint): " + ", ".join(i.tracking.metrics),

@@ -47,6 +47,13 @@ METRIC_WORDS: dict[str, str] = {
     rf"{_MISSED}\b[^,.;]{{0,40}}\b{_OUTWEIGHS}\b[^,.;]{{0,15}}\b{_FALSE_ALARM}|"
     rf"{_prefer(_FALSE_ALARM, _MISSED)}|"
     rf"{_FALSE_ALARM}\b[^,.;]{{0,20}}\b(are|is)\b[^,.;]{{0,10}}\b{_CHEAP}",
+    # "at most 2 % false positives", "a false-positive rate under 1 %", "flag at most 2 % of
+    # legitimate transactions": a share of the negatives, read as specificity >= 1 - share
+    "false_positive_rate": r"false[- ]positive rate|\bfpr\b|false[- ]alarm rate|"
+    r"(?:%|percent|pct)\s+(?:of\s+)?false (?:positives|alarms)\b|"
+    r"(?:%|percent|pct)\s+of\s+(?:the\s+|all\s+)?(?:legit\w*|good|honest|genuine|normal|healthy|"
+    r"innocent|negative)\b",
+    "specificity": r"specificity|true negative rate|\btnr\b",
     "precision": r"precision|positive predictive value|\bppv\b|"
     r"false (alarms?|positives?)\b[^,.;]{0,25}\b(worse|costly|expensive|bad|unacceptable)|"
     r"(minimi[sz]e|avoid|reduce|few) false (alarms|positives)|"
@@ -82,11 +89,12 @@ METRIC_WORDS: dict[str, str] = {
 #: metrics whose values lie in [0, 1] ("97 %" means 0.97)
 UNIT_INTERVAL = {
     "accuracy", "balanced_accuracy", "recall", "precision", "f1", "roc_auc", "pr_auc", "r2",
+    "specificity", "false_positive_rate",
 }  # fmt: skip
 #: error metrics of numbers (a prompt wishing only these asks for a regression)
 MINIMIZED = {"mae", "rmse", "mse", "mase", "smape", "mape"}
-#: lower is better, of class probabilities
-MINIMIZED_CLASS = {"log_loss"}
+#: lower is better, of class probabilities (the false-positive rate is read as specificity)
+MINIMIZED_CLASS = {"log_loss", "false_positive_rate"}
 _GE = (
     r"at least|no less than|not less than|minimum(?: of)?|above|over|more than|exceeds?|"
     r"exceeding|better than|reach(?:es|ing)?|hit(?:s|ting)?|>=|≥|>|of at least"
@@ -168,17 +176,30 @@ def read_metrics(low: str) -> list[dict[str, Any]]:
             ):
                 continue
             taken.append((m.start(), m.end()))
-            wish = _threshold(name, low, m.start(), m.end())
+            # "at most 0.5 percent of false alarms": the match starts at the percent sign
+            percent = name == "false_positive_rate" and m.group(0).startswith(("%", "p"))
+            wish = _threshold(name, low, m.start(), m.end(), percent=percent)
             first = next((w for _, w in found if w["metric"] == name), None)
             if first is None:
                 found.append((m.start(), wish))
             elif first["value"] is None and wish["value"] is not None:
                 first.update(wish)  # a later mention states the threshold
     found.sort(key=lambda t: t[0])
-    return [wish for _, wish in found]
+    return [_as_specificity(wish) for _, wish in found]
 
 
-def _threshold(name: str, low: str, start: int, end: int) -> dict[str, Any]:
+def _as_specificity(wish: dict[str, Any]) -> dict[str, Any]:
+    """A false-positive-rate wish as the specificity it means: "FPR <= 0.02" -> ">= 0.98"."""
+    if wish["metric"] != "false_positive_rate":
+        return wish
+    value = wish["value"]
+    op = {"<=": ">=", ">=": "<=", "min": "max", "max": "min"}[wish["op"]]
+    return {"metric": "specificity", "op": op, "value": None if value is None else 1.0 - value}
+
+
+def _threshold(
+    name: str, low: str, start: int, end: int, *, percent: bool = False
+) -> dict[str, Any]:
     default_op = "min" if name in MINIMIZED | MINIMIZED_CLASS else "max"
     before = low[max(0, start - 40) : start]
     after = low[end : end + 45]
@@ -208,7 +229,8 @@ def _threshold(name: str, low: str, start: int, end: int) -> dict[str, Any]:
     if not (ge or le) and tail:
         ge = tail if tail in ("more", "higher", "better", "above") else None
         le = tail if ge is None else None
-    value = _metric_value(name, m.group("val"), m.group("pct"), m.group("scale"))
+    pct = m.group("pct") or ("%" if percent else None)
+    value = _metric_value(name, m.group("val"), pct, m.group("scale"))
     op = ">=" if ge else "<=" if le else (">=" if default_op == "max" else "<=")
     return {"metric": name, "op": op, "value": value}
 

@@ -21,6 +21,7 @@ from typing import Any
 from mlflowctl.blueprint.model import RegistrySpec
 from mlflowctl.blueprint.results import ModelVersion, TrainingRun
 from mlflowctl.mlops.gate import (
+    TAG_SHA,
     baseline_of,
     gate_decision,
     metric_of,
@@ -31,7 +32,6 @@ from mlflowctl.mlops.gate import (
 from mlflowctl.mlops.registry import (
     TAG_BUILD,
     TAG_RUN,
-    TAG_SHA,
     _alias_version,
     _find_by_build,
     apply_gate,

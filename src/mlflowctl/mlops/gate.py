@@ -11,23 +11,28 @@ champion's value (by at least ``min_improvement``), and returns the verdict with
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from mlflowctl.blueprint.model import MetricTarget, PromotionGate
 
 TAG_BASELINE = "baseline_best"
+TAG_SHA = "weights_sha256"
+#: a binary classifier's decision threshold tuned on validation: part of what a version answers
+TAG_DECISION = "decision_threshold"
 
 
 #: metric wishes a decision threshold is tuned for on validation (binary classification)
-THRESHOLD_WISHES = ("recall", "precision", "f1")
+THRESHOLD_WISHES = ("recall", "precision", "f1", "specificity")
 
 
 def threshold_rule(
     task: str, n_classes: int, metric_targets: Sequence[MetricTarget]
 ) -> dict[str, Any] | None:
     """What the rendered evaluate.py tunes the positive class's decision threshold for: the
-    prompt's first metric wish when it is recall, precision or F1 of a binary classifier
+    prompt's first metric wish when it is recall, precision, F1 or specificity of a binary
+    classifier
     (``target``: its ``>=`` value, which the threshold must reach on validation), else None."""
     if task != "classification" or n_classes != 2 or not metric_targets:
         return None
@@ -99,12 +104,23 @@ def gate_decision(
     champion: float | None,
     baseline: tuple[str, float] | None = None,
     finer: tuple[float, float] | None = None,
+    measure: Callable[[str], float | None] | None = None,
 ) -> tuple[bool, str]:
     """``finer``: the network's and the baseline's validation log loss; given, a network that
-    only ties the baseline on the gate metric fails when its log loss is the higher."""
+    only ties the baseline on the gate metric fails when its log loss is the higher.
+    ``measure``: the challenger's value of a metric, for the gate's ``requires``."""
     metric = val_metric(gate.metric)
     if value is None:
         return False, f"challenger has no {metric} metric"
+    held = ""
+    for need in gate.requires:
+        name, asked = val_metric(need.metric), f"{need.op} {need.value:g}"
+        got = measure(name) if measure is not None else None
+        if got is None:
+            return False, f"challenger has no {name} metric (the prompt asks {asked})"
+        if (got < need.value) if need.op == ">=" else (got > need.value):
+            return False, f"{name} {got:.4g} misses the prompt's requirement {asked}"
+        held += f", {name} {got:.4g} {asked}"
     sign = 1.0 if gate.direction == "maximize" else -1.0
     if baseline is not None:
         name, base = baseline
@@ -126,6 +142,7 @@ def gate_decision(
     if baseline is not None:  # a tie passes when the margin is 0: say so, not "beats"
         verb = "ties" if value == baseline[1] else "beats"
         beats = f", {verb} baseline {baseline[0]} {baseline[1]:.4g}"
+    beats += held
     if champion is None:
         return True, f"first version to pass the gate ({metric} {value:.4g}{beats})"
     gain = value - champion if gate.direction == "maximize" else champion - value
@@ -135,6 +152,44 @@ def gate_decision(
             f"by {gate.min_improvement:g} ({gate.direction})"
         )
     return True, f"{metric} {value:.4g} beats the champion's {champion:.4g}{beats}"
+
+
+def version_decision(
+    c: Any,
+    mv: Any,
+    gate: PromotionGate,
+    champion: float | None,
+    baseline: tuple[str, float] | None,
+    finer: tuple[float, float] | None = None,
+) -> tuple[bool, str]:
+    """``gate_decision`` for a registered version: its gate metric and the metrics of the
+    gate's ``requires`` read off it (its tags, else its run)."""
+    value = metric_of(c, mv, val_metric(gate.metric))
+    return gate_decision(gate, value, champion, baseline, finer, partial(metric_of, c, mv))
+
+
+def baseline_tag(metrics: Mapping[str, float], gate: PromotionGate) -> dict[str, str]:
+    """The run's ``baseline_best`` tag: its best baseline on the gate's validation metric."""
+    best = best_baseline(metrics, val_metric(gate.metric), gate.direction)
+    return {TAG_BASELINE: best[0]} if best is not None else {}
+
+
+def decision_tag(rule: Mapping[str, Any] | None) -> dict[str, str]:
+    """The version tag of a tuned decision threshold (``metrics.json`` ``decision_threshold``)."""
+    if not rule or rule.get("threshold") is None:
+        return {}
+    return {TAG_DECISION: repr(float(rule["threshold"]))}
+
+
+def identical(a: Any, b: Any) -> str | None:
+    """The weights sha256 two versions share when they answer alike: the same weights and the
+    same tuned decision threshold (or neither has one); else None. The same weights with another
+    threshold (the prompt now asks for specificity, not recall) answer differently: a new model
+    for the gate, not "already champion"."""
+    sha = b.tags.get(TAG_SHA)
+    if sha and a.tags.get(TAG_SHA) == sha and a.tags.get(TAG_DECISION) == b.tags.get(TAG_DECISION):
+        return str(sha)
+    return None
 
 
 def baseline_of(mv: Any) -> tuple[str, float] | None:

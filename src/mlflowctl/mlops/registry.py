@@ -25,19 +25,21 @@ from mlflowctl.errors import (
 )
 from mlflowctl.mlops.gate import (
     TAG_BASELINE,
+    TAG_SHA,
     baseline_of,
     best_baseline,
-    gate_decision,
+    decision_tag,
+    identical,
     metric_of,
     metric_tag,
     tie_scores,
     val_metric,
+    version_decision,
 )
 from mlflowctl.mlops.store import client, store_lock
 
 TAG_BUILD = "mlflowctl.build_id"
 TAG_RUN = "run_id"
-TAG_SHA = "weights_sha256"
 TAG_PREV = "previous_champion"
 TAG_GATE = "mlflowctl.gate"
 TAG_ALIASES = "mlflowctl.aliases"
@@ -245,7 +247,8 @@ def register_challenger(
             f"run {run_id} has no logged model", hint="log it with Tracker.log_training first"
         )
     metric = val_metric(registry.gate.metric)
-    tags = {TAG_BUILD: build_id, TAG_RUN: run_id, TAG_SHA: sha}
+    decision = decision_tag(training_run.extra.get("decision_threshold"))
+    tags = {TAG_BUILD: build_id, TAG_RUN: run_id, TAG_SHA: sha, **decision}
     for key in {registry.gate.metric, metric}:
         value = training_run.metrics.get(key)
         if value is not None:
@@ -253,7 +256,6 @@ def register_challenger(
     best = best_baseline(training_run.metrics, metric, registry.gate.direction)
     if best is not None:
         tags[TAG_BASELINE], tags[metric_tag(TAG_BASELINE)] = best[0], repr(best[1])
-        c.set_tag(run_id, TAG_BASELINE, best[0])
     _ensure_registered_model(c, registry)
     mv = _find_by_build(c, name, build_id) or _create_once(c, name, run_id, model_uri, tags)
     with store_lock(tracking_uri):
@@ -277,8 +279,8 @@ def apply_gate(
         champ = _alias_version(c, name, registry.champion_alias)
         if champ is not None and int(champ.version) == int(mv.version):
             return _to_result(c, name, mv.version, True, "already the champion")
-        sha = mv.tags.get(TAG_SHA)
-        if champ is not None and sha and champ.tags.get(TAG_SHA) == sha:
+        sha = None if champ is None else identical(champ, mv)
+        if champ is not None and sha:
             reason = (
                 f"v{mv.version} has the same weights (sha256 {sha[:12]}) as @"
                 f"{registry.champion_alias} v{champ.version}: already champion"
@@ -289,7 +291,7 @@ def apply_gate(
         champ_value = None if champ is None else metric_of(c, champ, metric)
         base, value = baseline_of(mv), metric_of(c, mv, metric)
         finer = tie_scores(c, mv, base, value) if ties else None
-        ok, reason = gate_decision(gate, value, champ_value, base, finer)
+        ok, reason = version_decision(c, mv, gate, champ_value, base, finer)
         if not ok:
             c.set_model_version_tag(name, mv.version, "gate_result", reason[:5000])
             return _to_result(c, name, mv.version, False, reason)
@@ -333,9 +335,7 @@ def promote(tracking_uri: str, name: str, version: int, *, force: bool = False) 
                 metric = val_metric(gate.metric)
                 if champ is not None and int(champ.version) != int(mv.version):
                     champ_value = metric_of(c, champ, metric)
-                ok, reason = gate_decision(
-                    gate, metric_of(c, mv, metric), champ_value, baseline_of(mv)
-                )
+                ok, reason = version_decision(c, mv, gate, champ_value, baseline_of(mv))
                 if not ok:
                     raise GateFailedError(
                         f"v{version} of {name} not promoted: {reason}",

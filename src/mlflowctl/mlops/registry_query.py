@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from mlflowctl.errors import RegistryConflictError
+from mlflowctl.mlops.gate import TAG_SHA
 from mlflowctl.mlops.registry import (
     TAG_BUILD,
     TAG_PREV,
-    TAG_SHA,
     _alias_version,
     _aliases_of,
     _model,

@@ -23,6 +23,7 @@ from mlflowctl import __version__
 from mlflowctl.blueprint.model import Blueprint
 from mlflowctl.blueprint.results import RenderedProject, TrainingRun
 from mlflowctl.errors import InterruptedRunError, TrackingUnavailableError
+from mlflowctl.mlops.gate import baseline_tag
 from mlflowctl.mlops.liveness import (
     TAG_HEARTBEAT,
     liveness_tags,
@@ -391,7 +392,8 @@ class Tracker:
         from mlflowctl.mlops.model_logging import log_pickle_free_model
 
         self.model_uri = log_pickle_free_model(c, self.experiment_id, self.run_id, root, weights)
-        set_tags(c, self.run_id, {TAG_MODEL_URI: self.model_uri, TAG_WEIGHTS: digest})
+        tags = baseline_tag(run.metrics, self.approach.infrastructure.registry.gate)
+        set_tags(c, self.run_id, {TAG_MODEL_URI: self.model_uri, TAG_WEIGHTS: digest, **tags})
         run.extra["model_uri"] = self.model_uri
         run.extra["run_id"] = self.run_id
         return self.model_uri

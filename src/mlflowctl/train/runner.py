@@ -279,4 +279,7 @@ def read_run(project: RenderedProject, resumed_from: Path | None = None) -> Trai
         plots=plots,
         report_path=root / "outputs" / "report.md",
         resumed_from=resumed_from,
+        extra={"decision_threshold": doc["decision_threshold"]}
+        if doc.get("decision_threshold")
+        else {},
     )
