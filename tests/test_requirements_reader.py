@@ -58,6 +58,8 @@ def test_budget_in_weights_and_parameters(prompt: str, budget: int, kind: str) -
         ("project demand 63 days ahead", "D", 63),
         ("forecast tomorrow's temperature", "D", 1),
         ("forecast the upcoming two weeks of traffic", "D", 14),
+        ("anticipate call volumes for the next 10 business days", "B", 10),
+        ("forecast 20 trading days ahead", "B", 20),
     ],
 )
 def test_horizon_in_words(prompt: str, freq: str | None, horizon: int) -> None:
@@ -164,6 +166,13 @@ def test_size_words(prompt: str, size: str | None) -> None:
         ("miss at most 2% of the frauds", "recall", ">=", 0.98),
         ("letting through fewer than 5 in every 100 defects", "recall", ">=", 0.95),
         ("no more than one false alarm in ten flagged invoices", "precision", ">=", 0.9),
+        # a false-positive budget is a specificity
+        ("at most 2% false positives", "specificity", ">=", 0.98),
+        ("a false positive rate under 1 %", "specificity", ">=", 0.99),
+        ("flag at most 0.5 percent of legitimate transactions", "specificity", ">=", 0.995),
+        ("a specificity of at least 0.9", "specificity", ">=", 0.9),
+        # a relative error, in percent like sMAPE
+        ("the error should stay within 5 percent", "smape", "<=", 5.0),
         ("at most 2 false positives per 100 alerts", "precision", ">=", 0.98),
         ("maximise balanced accuracy", "balanced_accuracy", "max", None),
         ("a balanced accuracy of at least 85%", "balanced_accuracy", ">=", 0.85),
@@ -280,6 +289,10 @@ def test_understood_prompts_report_nothing(prompt: str) -> None:
         ("train an agent with reinforcement learning to play chess", "unsupported"),
         ("classify 2048x2048 satellite images", "unsupported"),
         ("generate new images of faces", "unsupported"),
+        ("cluster our customers into segments", "unsupported"),
+        ("detect anomalies in server metrics, there are no labels", "unsupported"),
+        ("group our users into personas", "unsupported"),
+        ("segment tumours in MRI images", "unsupported"),
     ],
 )
 def test_not_a_task_or_not_servable(prompt: str, status: str) -> None:
@@ -394,6 +407,7 @@ def test_cli_needs_info_and_unsupported(tmp_path: Path) -> None:
         ("flag fraudulent card transactions", "classification", None),
         ("spot which machines will fail this month from their logs", "classification", None),
         ("screen out risky loan applications", "classification", None),
+        ("predict churn for each customer segment", "classification", None),
         ("predict the wine quality score from the chemistry", "regression", None),
         (
             "we want to know three months in advance how many tourists arrive each month",

@@ -71,14 +71,16 @@ def read_horizon(low: str) -> tuple[float, str | None] | None:
     "next step", "eight quarters ahead", "a quarter ahead"."""
     ahead = r"(ahead|out|forward|into the future|in advance|from now|later|horizon|trajector|" \
             r"forecast)"  # fmt: skip
+    kind = r"(?:(?:business|working|trading|calendar|school|whole|full) )?"  # "10 business days"
     for pat in (
         # no digit between the count and "ahead": "every 15 minutes, 96 steps ahead" is 96
-        NUM + r"[- ]" + UNIT + r"\b[^.;\d]{0,20}?\b" + ahead,
+        NUM + r"[- ]" + kind + UNIT + r"\b[^.;\d]{0,20}?\b" + ahead,
         r"(?:next|following|coming|upcoming|horizon of|for the next|over the next)\s+"
         + NUM
         + r"\s+"
+        + kind
         + UNIT,
-        NUM + r"[- ]" + UNIT + r"[- ](?:ahead|horizon|trajectory|forecast)",
+        NUM + r"[- ]" + kind + UNIT + r"[- ](?:ahead|horizon|trajectory|forecast)",
     ):
         m = re.search(pat, low)
         if m:

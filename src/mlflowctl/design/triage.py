@@ -51,10 +51,25 @@ UNSUPPORTED: tuple[tuple[str, str, str, str], ...] = (
     (
         "generative",
         r"\bgenerat(e|es|ing|ive)\s+(new\s+)?(images?|pictures?|text|music|audio|faces?)|\bgans?\b|"
-        r"diffusion model|\bsegment(ation)?\b|object detection|bounding box|text-to-",
+        r"diffusion model|object detection|bounding box|text-to-|"
+        # segmentation of images, not a customer segment
+        r"(image|semantic|instance|medical|pixel)[- ]segmentation|segmentation (masks?|models?|"
+        r"maps?)|\bsegment (the |each |an? )?(images?|pixels|objects|organs|cells|tumou?rs)\b",
         "the catalog designs classifiers, regressors and forecasters, not generative, "
         "detection or segmentation models",
         "treated as classification of the whole input",
+    ),
+)
+
+UNSUPPORTED += (
+    (
+        "unsupervised",
+        r"\bclust(er|ers|ering)\b|\bgroup (our|the|my) \w+ into\b|\binto (\w+ )?segments\b|"
+        r"unsupervised|\bunlabell?ed\b|"
+        r"\b(no|without|there are no|there is no|don'?t have|we lack) (any )?labels?\b",
+        "the catalog trains supervised models from labelled data: it has no clustering or "
+        "unsupervised anomaly detection",
+        "treated as supervised learning: the data must hold a target column",
     ),
 )
 

@@ -70,7 +70,10 @@ METRIC_WORDS: dict[str, str] = {
     r"calibrated probabilit",
     "accuracy": r"accuracy|accurate|correct(ly)? (classif|predict|label)|error rate",
     "mase": r"\bmase\b|mean absolute scaled error",
-    "smape": r"\bs-?mape\b|symmetric mean absolute percentage",
+    "smape": r"\bs-?mape\b|symmetric mean absolute percentage|"
+    # "the error should stay within 5 percent": a relative error, in percent like sMAPE
+    r"\b(errors?|mistakes?|misses)\b(?=[^,.;]{0,25}\b(within|under|below|less than|at most|"
+    r"no more than)\s+\d+(\.\d+)?\s*(%|percent|per ?cent))",
     "mape": r"\bmape\b|mean absolute percentage error|percentage error",
     "mae": r"\bmae\b|mean absolute error|absolute error|off by (no more than|at most|less than)|"
     # "being off by more than 200 euros is useless": the bound it must stay under
