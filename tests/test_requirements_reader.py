@@ -60,6 +60,7 @@ def test_budget_in_weights_and_parameters(prompt: str, budget: int, kind: str) -
         ("forecast the upcoming two weeks of traffic", "D", 14),
         ("anticipate call volumes for the next 10 business days", "B", 10),
         ("forecast 20 trading days ahead", "B", 20),
+        ("the number of bikes rented each hour, for the next two days", None, 48),
     ],
 )
 def test_horizon_in_words(prompt: str, freq: str | None, horizon: int) -> None:
@@ -76,6 +77,8 @@ def test_horizon_in_words(prompt: str, freq: str | None, horizon: int) -> None:
         ("train across 8 GPUs", "multi_gpu", False, 8),
         ("we have four GPUs for training", "multi_gpu", False, 4),
         ("a single CUDA card is available", "gpu", False, None),
+        ("we have 4 A100s", "multi_gpu", False, 4),
+        ("two RTX 4090s in one box", "multi_gpu", False, 2),
     ],
 )
 def test_hardware(prompt: str, hardware: str, edge: bool, devices: int | None) -> None:
@@ -173,6 +176,9 @@ def test_size_words(prompt: str, size: str | None) -> None:
         ("a specificity of at least 0.9", "specificity", ">=", 0.9),
         # a relative error, in percent like sMAPE
         ("the error should stay within 5 percent", "smape", "<=", 5.0),
+        ("within 5% of the actual sales", "smape", "<=", 5.0),
+        ("be within 3 years on average", "mae", "<=", 3.0),
+        ("within $20,000 of the true price", "mae", "<=", 20_000.0),
         ("at most 2 false positives per 100 alerts", "precision", ">=", 0.98),
         ("maximise balanced accuracy", "balanced_accuracy", "max", None),
         ("a balanced accuracy of at least 85%", "balanced_accuracy", ">=", 0.85),
@@ -217,6 +223,8 @@ def test_positive_class(prompt: str, positive: str) -> None:
         ("positives are about 10 percent", "mild"),
         ("frauds make up 0.5 % of the rows", "severe"),
         ("churners are roughly 45 percent", None),
+        ("there are 30x more good loans", "severe"),
+        ("about 4 times as many negatives", "mild"),
         ("the labels are uneven", "mild"),
         # a miss rate is a recall wish, not a class ratio
         ("it must not miss more than 1 in 20 cancers", None),
@@ -245,6 +253,8 @@ def test_interpretability(prompt: str, wanted: bool) -> None:
         ("each prediction within 5 ms", 5.0),
         ("inference latency under 0.2 s", 200.0),
         ("respond in 50 milliseconds", 50.0),
+        ("it has to run in under a millisecond per row", 1.0),
+        ("answer each request within half a second", 500.0),
     ],
 )
 def test_latency(prompt: str, ms: float) -> None:
@@ -408,6 +418,7 @@ def test_cli_needs_info_and_unsupported(tmp_path: Path) -> None:
         ("spot which machines will fail this month from their logs", "classification", None),
         ("screen out risky loan applications", "classification", None),
         ("predict churn for each customer segment", "classification", None),
+        ("predict insurance claim amounts", "regression", None),
         ("predict the wine quality score from the chemistry", "regression", None),
         (
             "we want to know three months in advance how many tourists arrive each month",

@@ -10,6 +10,21 @@ import calendar
 import re
 from datetime import date
 
+#: the data's step as the prompt says it: "daily sales", "the number of bikes rented each hour"
+_ADVERB_UNIT = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month",
+                "quarterly": "quarter", "yearly": "year", "annual": "year",
+                "annually": "year"}  # fmt: skip
+
+
+def frequency_unit(low: str) -> str | None:
+    """The unit of the data's steps the prompt names ("daily", "each hour"), or None."""
+    for word, unit in _ADVERB_UNIT.items():
+        if re.search(rf"\b{word}\b", low):
+            return unit
+    m = re.search(r"\b(?:each|every|per) (hour|day|week|month|quarter|year)\b", low)
+    return m.group(1) if m else None
+
+
 #: the calendar periods a horizon can run to the end of, longest first
 PERIODS = ("year", "quarter", "month", "week")
 _MONTHS = {"year": 12, "quarter": 3, "month": 1}

@@ -112,7 +112,9 @@ def _in_unit(count: float, unit: str) -> tuple[float, str | None]:
 
 def read_hardware(low: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    gpus = re.search(NUM + r"\s*(?:x\s*)?(?:\w+\s)?gpus\b", low)
+    gpus = re.search(
+        NUM + r"\s*(?:x\s*)?(?:(?:\w+\s)?gpus|(?:nvidia\s)?(?:[ahvl]\d{2,3}|rtx\s?\d{4})s)\b", low
+    )  # "8 GPUs", "4 A100s", "2 RTX 4090s"
     if re.search(r"multi[- ]?gpu|multiple gpus|several gpus", low) or (
         gpus and number(gpus.group(1)) >= 2
     ):
@@ -211,19 +213,30 @@ _POSITIVE_SHARE = (
 )
 
 
+#: "30x more good loans", "ten times as many negatives": a class ratio said as a multiple
+_TIMES_MORE = r"\b(\d+(?:\.\d+)?)\s*(?:x|times)\s+(?:more|as many)\b"
+
+
 def read_imbalance(low: str) -> str | None:
-    m = re.search(_POSITIVE_SHARE, low) or re.search(
-        r"imbalanc|unbalanc|skewed (classes|labels|data)|rare (class|event|positive|case)s?|"
-        r"minority class|few positives|(?<!miss )(?<!misses )(?<!catch )(?<!than )"
-        r"(\d+|one) in (a |every )?(\d[\d,]*|hundred|thousand)\b|"
-        r"(very |highly |extremely )?(uneven|lopsided) (classes|labels)|"
-        r"(classes|labels) are (very |highly |extremely )?(uneven|lopsided)|"
-        r"class ratio|\b(positives|frauds?|defaults?|failures|cases|events) (are|is) rare\b|"
-        r"only (\d+(\.\d+)?) ?(%|percent) (of|are)\b",
-        low,
+    m = (
+        re.search(_POSITIVE_SHARE, low)
+        or re.search(_TIMES_MORE, low)
+        or re.search(
+            r"imbalanc|unbalanc|skewed (classes|labels|data)|rare (class|event|positive|case)s?|"
+            r"minority class|few positives|(?<!miss )(?<!misses )(?<!catch )(?<!than )"
+            r"(\d+|one) in (a |every )?(\d[\d,]*|hundred|thousand)\b|"
+            r"(very |highly |extremely )?(uneven|lopsided) (classes|labels)|"
+            r"(classes|labels) are (very |highly |extremely )?(uneven|lopsided)|"
+            r"class ratio|\b(positives|frauds?|defaults?|failures|cases|events) (are|is) rare\b|"
+            r"only (\d+(\.\d+)?) ?(%|percent) (of|are)\b",
+            low,
+        )
     )
     if not m:
         return None
+    times = re.search(_TIMES_MORE, low)
+    if times:  # "there are 30x more good loans": the ratio itself
+        return "severe" if float(times.group(1)) >= 10 else "mild"
     share = re.search(r"only (\d+(?:\.\d+)?) ?(?:%|percent) (?:of|are)\b", low) or re.search(
         _POSITIVE_SHARE, low
     )
@@ -299,7 +312,7 @@ CONCEPTS: tuple[Concept, ...] = (
         r"imbalanc|unbalanc|skewed|uneven|lopsided|rare (class|event|positive|case)|minority|"
         r"few positives|"
         r"\d+ in (a |every )?[\d,]+|class ratio|\b(are|is) rare\b|negatives|"
-        r"only \d+(\.\d+)? ?(%|percent) (of|are)\b|" + _POSITIVE_SHARE,
+        r"only \d+(\.\d+)? ?(%|percent) (of|are)\b|" + _POSITIVE_SHARE + "|" + _TIMES_MORE,
         read_imbalance,
     ),
     Concept(

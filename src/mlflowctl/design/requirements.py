@@ -26,9 +26,6 @@ _UNIT_DAYS = {
 _FREQ_UNIT = {"T": "minute", "MIN": "minute", "H": "hour", "D": "day", "B": "day", "W": "week",
               "M": "month", "MS": "month", "Q": "quarter", "QS": "quarter", "A": "year",
               "AS": "year", "Y": "year", "YS": "year"}  # fmt: skip
-_ADVERB_UNIT = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month",
-                "quarterly": "quarter", "yearly": "year", "annual": "year",
-                "annually": "year"}  # fmt: skip
 
 #: what a prompt calls each family (``FamilySpec.aliases``)
 _ARCH = [(name, spec.aliases) for name, spec in REGISTRY.items() if spec.aliases]
@@ -41,7 +38,7 @@ _TASK = [
                        r"\b(which|who|whether)\b[^.?;]{0,40}\b(will|going to|likely to|about to)\b|"
                        r"\bchurn|\battrition\b|\bflag(s|ging)?\b|\bfraud|"
                        r"\bspot (the|which|whether)\b|\bscreen (for|out)\b"),
-    ("regression", r"regress|progression|estimate|how much|how many|\bamount\b|continuous|"
+    ("regression", r"regress|progression|estimate|how much|how many|\bamounts?\b|continuous|"
                    r"predict (the )?(\w+ ){0,2}(price|value|score|yield|demand|age|cost)|"
                    r"\b(house|home|car|rent|sale|property) prices?\b|a number for|\bworth\b|"
                    r"\b(go|goes|sell|sells) for\b"),
@@ -121,9 +118,7 @@ def prompt_hints(prompt: str) -> Hints:
     h.modality = next((m for m, pat in _MODALITY if re.search(pat, low)), None)
     h.horizon = phrases.read_horizon(low)
     h.rest_of = None if h.horizon else calendar_horizon.rest_of(low)
-    h.frequency_unit = next(
-        (u for w, u in _ADVERB_UNIT.items() if re.search(rf"\b{w}\b", low)), None
-    )
+    h.frequency_unit = calendar_horizon.frequency_unit(low)
     if h.horizon and (
         h.task is None or (h.task == "regression" and h.modality in (None, "sequence"))
     ):

@@ -17,11 +17,12 @@ def read_latency(low: str) -> float | None:
     A time said of training ("training must finish in 30 seconds") is not a latency."""
     if not re.search(_SERVING + "|under|below|within", low):
         return None
-    for lat in re.finditer(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)\b", low):
+    amount = r"(?<![\w.])(\d+(?:\.\d+)?|half a|an?|one)"  # "under a millisecond per row"
+    for lat in re.finditer(amount + r"\s*(ms|milliseconds?|s|sec|seconds?)\b", low):
         before = low[max(0, lat.start() - 50) : lat.start()]
         if re.search(TRAINING_WORDS, before) and not re.search(_SERVING, before):
             continue
-        value = float(lat.group(1)) * (1 if lat.group(2).startswith("m") else 1000)
+        value = number(lat.group(1)) * (1 if lat.group(2).startswith("m") else 1000)
         return value if 0 < value <= 3_600_000 else None
     return None
 

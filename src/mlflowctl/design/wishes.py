@@ -73,9 +73,12 @@ METRIC_WORDS: dict[str, str] = {
     "smape": r"\bs-?mape\b|symmetric mean absolute percentage|"
     # "the error should stay within 5 percent": a relative error, in percent like sMAPE
     r"\b(errors?|mistakes?|misses)\b(?=[^,.;]{0,25}\b(within|under|below|less than|at most|"
-    r"no more than)\s+\d+(\.\d+)?\s*(%|percent|per ?cent))",
+    r"no more than)\s+\d+(\.\d+)?\s*(%|percent|per ?cent))|"
+    r"\bwithin(?=\s+\d+(\.\d+)?\s*(%|percent|per ?cent)\s+of the (true|actual|real)\b)",
     "mape": r"\bmape\b|mean absolute percentage error|percentage error",
     "mae": r"\bmae\b|mean absolute error|absolute error|off by (no more than|at most|less than)|"
+    # "be within 3 years on average", "within $20,000 of the true price": the mean error's bound
+    r"\bwithin(?=\s+[$€£]?\s?\d[\d,.]*\s*[a-z]*\s+(on average|of the (true|actual|real) \w+))|"
     # "being off by more than 200 euros is useless": the bound it must stay under
     r"off by more than(?=\s+[$€£]?\s?\d[^,.;]{0,40}\b(useless|unacceptable|too much|no good|"
     r"worthless|not ok|a problem|bad)\b)|"
