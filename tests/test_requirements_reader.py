@@ -224,6 +224,9 @@ def test_positive_class(prompt: str, positive: str) -> None:
         ("frauds make up 0.5 % of the rows", "severe"),
         ("churners are roughly 45 percent", None),
         ("there are 30x more good loans", "severe"),
+        ("about 2% of sensors are faulty", "severe"),
+        ("12 % of customers churn", "mild"),
+        ("at least 20% of the data is missing", None),
         ("about 4 times as many negatives", "mild"),
         ("the labels are uneven", "mild"),
         # a miss rate is a recall wish, not a class ratio

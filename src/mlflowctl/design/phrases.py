@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlflowctl.design.imbalance import POSITIVE_SHARE, TIMES_MORE, read_imbalance
 from mlflowctl.design.numbers import NUM, NUM_SCALED, NUMBER_WORDS, number
 from mlflowctl.design.resources import (
     INFERENCE_MEMORY_GB,
@@ -204,55 +205,6 @@ def read_positive_class(low: str) -> str | None:
     return None
 
 
-#: "positives are about 10 percent", "frauds make up 0.5 % of the rows"
-_POSITIVE_SHARE = (
-    r"\b(?:positives|positive cases|frauds?|defaults?|defaulters|churners|failures|the positive "
-    r"class|the minority class)\s+(?:are|is|make up|account for|represent)\s+"
-    r"(?:only |about |around |roughly |just |approximately |some |under |below )?"
-    r"(\d+(?:\.\d+)?) ?(?:%|percent)"
-)
-
-
-#: "30x more good loans", "ten times as many negatives": a class ratio said as a multiple
-_TIMES_MORE = r"\b(\d+(?:\.\d+)?)\s*(?:x|times)\s+(?:more|as many)\b"
-
-
-def read_imbalance(low: str) -> str | None:
-    m = (
-        re.search(_POSITIVE_SHARE, low)
-        or re.search(_TIMES_MORE, low)
-        or re.search(
-            r"imbalanc|unbalanc|skewed (classes|labels|data)|rare (class|event|positive|case)s?|"
-            r"minority class|few positives|(?<!miss )(?<!misses )(?<!catch )(?<!than )"
-            r"(\d+|one) in (a |every )?(\d[\d,]*|hundred|thousand)\b|"
-            r"(very |highly |extremely )?(uneven|lopsided) (classes|labels)|"
-            r"(classes|labels) are (very |highly |extremely )?(uneven|lopsided)|"
-            r"class ratio|\b(positives|frauds?|defaults?|failures|cases|events) (are|is) rare\b|"
-            r"only (\d+(\.\d+)?) ?(%|percent) (of|are)\b",
-            low,
-        )
-    )
-    if not m:
-        return None
-    times = re.search(_TIMES_MORE, low)
-    if times:  # "there are 30x more good loans": the ratio itself
-        return "severe" if float(times.group(1)) >= 10 else "mild"
-    share = re.search(r"only (\d+(?:\.\d+)?) ?(?:%|percent) (?:of|are)\b", low) or re.search(
-        _POSITIVE_SHARE, low
-    )
-    if share and float(share.group(1)) > 40:
-        return None  # "only 45 % of them are ..." is no imbalance
-    if share and float(share.group(1)) <= 5:
-        return "severe"
-    severe = re.search(
-        r"(severe|severely|highly|extreme|extremely|heavy|heavily|very|strong|strongly|massive)"
-        r"(ly)?\s+(class\s+)?(imbalanc|unbalanc|skewed|uneven|lopsided)|rare|"
-        r"one in (a |every )?thousand|\b1 in (\d{3,}|[\d,]{4,})",
-        low,
-    )
-    return "severe" if severe else "mild"
-
-
 def read_interpretability(low: str) -> bool:
     return bool(
         re.search(
@@ -312,7 +264,7 @@ CONCEPTS: tuple[Concept, ...] = (
         r"imbalanc|unbalanc|skewed|uneven|lopsided|rare (class|event|positive|case)|minority|"
         r"few positives|"
         r"\d+ in (a |every )?[\d,]+|class ratio|\b(are|is) rare\b|negatives|"
-        r"only \d+(\.\d+)? ?(%|percent) (of|are)\b|" + _POSITIVE_SHARE + "|" + _TIMES_MORE,
+        r"only \d+(\.\d+)? ?(%|percent) (of|are)\b|" + POSITIVE_SHARE + "|" + TIMES_MORE,
         read_imbalance,
     ),
     Concept(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from mlflowctl.blueprint.model import Constraints, DataProfile, MetricTarget, Requirements
 from mlflowctl.design import calendar_horizon, columns, phrases, triage, wishes
+from mlflowctl.design.imbalance import read_imbalance
 from mlflowctl.design.phrases import NUM as _NUM
 from mlflowctl.design.phrases import number as _number
 from mlflowctl.errors import InvalidInputError
@@ -88,7 +89,7 @@ def _constraints(low: str) -> Constraints:
     c.size_preference = phrases.read_size(low)  # type: ignore[assignment]
     c.metric_targets = [MetricTarget.model_validate(t) for t in phrases.read_metrics(low)]
     c.positive_class = phrases.read_positive_class(low)
-    c.imbalance = phrases.read_imbalance(low)  # type: ignore[assignment]
+    c.imbalance = read_imbalance(low)  # type: ignore[assignment]
     c.interpretability = phrases.read_interpretability(low)
     c.tbptt = bool(re.search(r"tbptt|truncated (bptt|back[- ]?prop)", low))
     c.distributed = bool(
