@@ -95,7 +95,8 @@ class Constraints(Strict):
     devices: Annotated[int, Field(ge=1, le=4096)] | None = None
     #: "imbalanced" / "severe class imbalance"
     imbalance: Literal["mild", "severe"] | None = None
-    #: "explainable", "interpretable": the simplest approach, with attributions
+    #: "explainable", "interpretable": the smallest approach is recommended, and a table's build
+    #: reports each input column's permutation importance on validation
     interpretability: bool = False
     #: the data's column the prompt asks to predict ("predict the price" -> ``price``)
     target_named: Annotated[str, StringConstraints(max_length=200)] | None = None

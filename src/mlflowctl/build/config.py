@@ -177,6 +177,8 @@ def evaluation_config(blueprint: Blueprint, approach: Approach) -> dict[str, Any
         "positive_class": blueprint.requirements.constraints.positive_class,
         "gate_metric": "val_" + metric[5:] if metric.startswith("test_") else metric,
         "gate_direction": gate.direction,
+        # "explainable": each input column's permutation importance on validation (tables)
+        "importance": blueprint.requirements.constraints.interpretability,
         # the positive class's decision threshold, tuned on validation (mlops.gate.threshold_rule)
         "decision_threshold": threshold_rule(
             blueprint.requirements.task,

@@ -120,6 +120,12 @@ def _wish_notes(
         notes.append(
             f"the prompt asks for {article} {why} model: the smallest approach is recommended"
         )
+    if c.interpretability:
+        notes.append(
+            "explainability asked: smallest approach recommended; a table's build reports each "
+            "input column's permutation importance on validation (report.md): overall reliance, "
+            "not per-row reasons"
+        )
     return notes
 
 
