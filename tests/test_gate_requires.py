@@ -124,3 +124,31 @@ def test_same_weights_with_another_decision_threshold_is_a_new_model() -> None:
     assert identical(recall, version(**{TAG_SHA: "ab" * 32})) is None
     assert identical(version(**{TAG_SHA: "cd" * 32}), version(**{TAG_SHA: "cd" * 32}))
     assert identical(version(**{TAG_SHA: "cd" * 32}), version(**{TAG_SHA: "ef" * 32})) is None
+
+
+@pytest.mark.integration
+def test_a_baseline_in_the_networks_place_is_held_to_the_requirements_by_its_own_values(
+    tmp_path: Path,
+) -> None:
+    """With --allow-baseline-champion the baseline's version carries its own values of every
+    metric the gate reads (not the network's, which are its run's plain metrics)."""
+    import mlflow
+
+    proc = run_cli(
+        tmp_path, "run", "tell whether a tumour is malignant, with precision at least 0.5 and "
+        "recall at least 0.5", "--data", "sklearn:breast_cancer", "--workdir", "w",
+        "--allow-baseline-champion", "--json",
+    )  # fmt: skip
+    assert proc.returncode in (0, 8), proc.stderr
+    metrics = json.loads((tmp_path / "w" / "build" / "outputs" / "metrics.json").read_text())
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    versions = client.search_model_versions("name='breast-cancer-classifier'")
+    baseline = [v for v in versions if v.tags.get("mlflowctl.kind") == "baseline"]
+    # deterministic here: the network ties logistic regression on val_precision with the higher
+    # validation log loss, so the baseline takes its place
+    assert baseline, proc.stdout
+    name, tags = baseline[0].tags["baseline_name"], baseline[0].tags
+    for key in ("val_precision", "val_recall"):
+        assert float(tags[f"metric.{key}"]) == pytest.approx(
+            metrics["metrics"][f"baseline.{name}.{key}"]
+        )

@@ -49,7 +49,8 @@ def lost_to_baseline(c: Any, registry: RegistrySpec, version: int) -> tuple[str,
     baseline = baseline_of(mv)
     if baseline is None or mv.tags.get(TAG_KIND) == "baseline":
         return None
-    gate = registry.gate.model_copy(update={"threshold": None})
+    # the baseline comparison alone: not the threshold, not the prompt's other requirements
+    gate = registry.gate.model_copy(update={"threshold": None, "requires": []})
     value = metric_of(c, mv, val_metric(gate.metric))
     passed, _ = gate_decision(gate, value, None, baseline, tie_scores(c, mv, baseline, value))
     return None if passed else baseline
@@ -104,7 +105,10 @@ def offer_baseline(
             TAG_KIND: "baseline",
             TAG_BASELINE_NAME: winner[0],
         }
-        for key in {registry.gate.metric, val_metric(registry.gate.metric)}:
+        # the baseline's own values of what the gate reads (its metric and `requires`): the run's
+        # plain metrics are the network's
+        gated = [registry.gate.metric, *(r.metric for r in registry.gate.requires)]
+        for key in {*gated, *map(val_metric, gated)}:
             value = training_run.metrics.get(f"baseline.{winner[0]}.{key}")
             if value is not None:
                 tags[metric_tag(key)] = repr(float(value))

@@ -32,8 +32,8 @@ def threshold_rule(
 ) -> dict[str, Any] | None:
     """What the rendered evaluate.py tunes the positive class's decision threshold for: the
     prompt's first metric wish when it is recall, precision, F1 or specificity of a binary
-    classifier
-    (``target``: its ``>=`` value, which the threshold must reach on validation), else None."""
+    classifier (``target``: its ``>=`` value, which the threshold must reach on validation),
+    else None."""
     if task != "classification" or n_classes != 2 or not metric_targets:
         return None
     wish = metric_targets[0]
