@@ -224,6 +224,7 @@ def test_positive_class(prompt: str, positive: str) -> None:
         ("frauds make up 0.5 % of the rows", "severe"),
         ("churners are roughly 45 percent", None),
         ("there are 30x more good loans", "severe"),
+        ("we have 10 times more data than last year", None),
         ("about 2% of sensors are faulty", "severe"),
         ("12 % of customers churn", "mild"),
         ("at least 20% of the data is missing", None),

@@ -24,7 +24,12 @@ POSITIVE_SHARE = (
 
 
 #: "30x more good loans", "ten times as many negatives": a class ratio said as a multiple
-TIMES_MORE = r"\b(\d+(?:\.\d+)?)\s*(?:x|times)\s+(?:more|as many)\b"
+TIMES_MORE = (
+    r"\b(\d+(?:\.\d+)?)\s*(?:x|times)\s+(?:more|as many)\b"
+    # "10 times more data", "4x more GPUs": a quantity, not a class
+    r"(?!\s+(?:data|rows|samples|records|examples|time|memory|compute|parameters|weights|"
+    r"epochs|gpus?|cpus?|money|budget|features|columns)\b)"
+)
 
 
 def read_imbalance(low: str) -> str | None:
