@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import yaml
 from cli_helpers import run_cli
+from fraud_data import fraud_csv
 
 from mlflowctl.blueprint.model import PromotionGate
 from mlflowctl.mlops.gate import gate_decision
@@ -48,18 +48,6 @@ def test_a_requirement_held_is_said_in_the_reason() -> None:
     )
 
 
-def _fraud_csv(path: Path, n: int = 600) -> None:
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(n, 3))
-    score = 1.5 * x[:, 0] + x[:, 1] + 0.8 * rng.normal(size=n)
-    fraud = score > np.quantile(score, 0.85)
-    rows = ["tx_id,amount,hour,distance,label"] + [
-        f"T{i:05d},{a:.4f},{b:.4f},{c:.4f},{'fraud' if f else 'ok'}"
-        for i, ((a, b, c), f) in enumerate(zip(x, fraud, strict=True))
-    ]
-    path.write_text("\n".join(rows) + "\n")
-
-
 def _run(tmp_path: Path, prompt: str, workdir: str) -> tuple[int, dict[str, Any], str]:
     proc = run_cli(
         tmp_path, "run", prompt, "--data", "tx.csv", "--target", "label",
@@ -70,7 +58,7 @@ def _run(tmp_path: Path, prompt: str, workdir: str) -> tuple[int, dict[str, Any]
 
 @pytest.mark.integration
 def test_a_false_positive_budget_is_tuned_for_and_gated(tmp_path: Path) -> None:
-    _fraud_csv(tmp_path / "tx.csv")
+    fraud_csv(tmp_path / "tx.csv", 600, seed=1, share=0.15, ids=True)
     code, out, err = _run(
         tmp_path, "flag fraudulent transactions with at most 5% false positives", "w1"
     )
@@ -97,7 +85,7 @@ def test_a_false_positive_budget_is_tuned_for_and_gated(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_an_unreachable_second_threshold_ends_with_exit_8_naming_it(tmp_path: Path) -> None:
-    _fraud_csv(tmp_path / "tx.csv")
+    fraud_csv(tmp_path / "tx.csv", 600, seed=1, share=0.15, ids=True)
     code, out, err = _run(
         tmp_path, "flag fraud with a recall of at least 0.5 and a log loss below 0.0001", "w2"
     )

@@ -19,27 +19,15 @@ import numpy as np
 import pytest
 import yaml
 from cli_helpers import run_cli
+from fraud_data import fraud_csv
 
 pytestmark = pytest.mark.integration
 
 PROMPT = "catch as many fraud cases as possible (recall)"
 
 
-def _fraud_csv(path: Path, n: int = 400) -> Path:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(n, 3))
-    score = 1.5 * x[:, 0] + x[:, 1] + 0.8 * rng.normal(size=n)
-    fraud = score > np.quantile(score, 0.9)
-    rows = ["amount,hour,distance,label"] + [
-        f"{a:.4f},{b:.4f},{c:.4f},{'fraud' if f else 'ok'}"
-        for (a, b, c), f in zip(x, fraud, strict=True)
-    ]
-    path.write_text("\n".join(rows) + "\n")
-    return path
-
-
 def _design(tmp_path: Path, prompt: str) -> dict[str, Any]:
-    _fraud_csv(tmp_path / "tx.csv")
+    fraud_csv(tmp_path / "tx.csv")
     proc = run_cli(
         tmp_path, "design", prompt, "--data", "tx.csv", "--target", "label", "-o", "bp.json"
     )

@@ -22,7 +22,7 @@ from typing import Any
 
 from mlflowctl.blueprint.checks import gib, memory_estimate, unhonoured_fields
 from mlflowctl.blueprint.model import Approach, Blueprint
-from mlflowctl.data.loaded import LoadedData
+from mlflowctl.data.loaded import LoadedData, feeds
 from mlflowctl.errors import BlueprintError, DataError
 
 
@@ -67,7 +67,7 @@ def named_inputs(blueprint: Blueprint, data: LoadedData | None) -> list[str]:
                 f"requirements.constraints.features_named: the prompt names '{name}' as an "
                 f"input, but {data.source} has no such input column: the model does not see it"
             )
-        elif not any(f == name or f.startswith(name + "=") for f in data.feature_names):
+        elif not feeds(name, data.feature_names):
             out.append(
                 f"requirements.constraints.features_named: '{name}' is dropped by the "
                 "preprocessing (identifier-like or constant in this data): the model does not "

@@ -114,3 +114,9 @@ def arrays_sha256(*arrays: Any) -> str:
         digest.update(f"{a.dtype.str}{a.shape};".encode())
         digest.update(a.tobytes())
     return digest.hexdigest()
+
+
+def feeds(column: str, feature_names: list[str]) -> bool:
+    """Whether a table's raw ``column`` reaches the model: as itself (a number) or as its
+    encoded features (``column=value`` of a category, ``column=<missing>`` of a flag)."""
+    return any(f == column or f.startswith(column + "=") for f in feature_names)

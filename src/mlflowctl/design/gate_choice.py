@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from mlflowctl.blueprint import metrics as metrics_table
-from mlflowctl.blueprint.model import Requirements
+from mlflowctl.blueprint.model import MetricTarget, Requirements
 from mlflowctl.specs.policy import MlopsPolicy
 
 #: largest/smallest class count from which binary data gates on the positive class's PR-AUC
@@ -39,13 +39,9 @@ def gate_of(
                 + "; recorded in requirements, gate on another metric"
             )
             continue
-        threshold = None
-        if wish.value is not None:
-            value = math.sqrt(wish.value) if wish.metric == "mse" else wish.value
-            if (wish.op == ">=") == (row.direction == "maximize"):
-                threshold = value
-            else:
-                notes.append(f"{wish.metric} {wish.op} {wish.value:g} runs against its direction")
+        threshold = _bound(wish, row)
+        if wish.value is not None and threshold is None:
+            notes.append(f"{wish.metric} {wish.op} {wish.value:g} runs against its direction")
         if wish.metric == "specificity" and threshold is not None:
             recall = metrics_table.for_wish("recall", req.task, n_outputs)
             if recall is not None:  # a false-positive budget: the best recall within it
@@ -87,11 +83,17 @@ def requirements_of(req: Requirements, n_outputs: int, gate_metric: str) -> list
     out: list[dict[str, Any]] = []
     for wish in req.constraints.metric_targets:
         row = metrics_table.for_wish(wish.metric, req.task, n_outputs)
-        if row is None or wish.value is None or row.name == gate_metric:
+        if row is None or row.name == gate_metric:
             continue
-        if (wish.op == ">=") != (row.direction == "maximize"):
-            continue  # against the metric's direction: noted by gate_of
-        value = math.sqrt(wish.value) if wish.metric == "mse" else wish.value
-        if all(r["metric"] != row.name for r in out):
+        value = _bound(wish, row)  # None: no value, or against the direction (noted by gate_of)
+        if value is not None and all(r["metric"] != row.name for r in out):
             out.append({"metric": row.name, "op": wish.op, "value": value})
     return out
+
+
+def _bound(wish: MetricTarget, row: metrics_table.Metric) -> float | None:
+    """The wish's value on the logged metric (an MSE wish is gated as RMSE), or None when it
+    has none or asks against the metric's direction ("accuracy below 0.9")."""
+    if wish.value is None or (wish.op == ">=") != (row.direction == "maximize"):
+        return None
+    return math.sqrt(wish.value) if wish.metric == "mse" else wish.value

@@ -8,6 +8,7 @@ said that the reader did not understand, columns it named, and assumptions made 
 from __future__ import annotations
 
 from mlflowctl.blueprint.model import DataProfile, Requirements
+from mlflowctl.data.loaded import feeds
 from mlflowctl.design import phrases, wishes
 from mlflowctl.design.requirements import (
     KNOWN_PATTERNS,
@@ -41,10 +42,7 @@ def _column_notes(prompt: str, req: Requirements, profile: DataProfile | None) -
             f"'{target}' (--target); designed for '{target}'"
         )
     if named.features:
-        used = profile.feature_names
-        dropped = [
-            f for f in named.features if not any(u == f or u.startswith(f + "=") for u in used)
-        ]
+        dropped = [f for f in named.features if not feeds(f, profile.feature_names)]
         names = ", ".join(f"'{f}'" for f in named.features)
         notes.append(
             _fit(
