@@ -148,6 +148,7 @@ def test_size_words(prompt: str, size: str | None) -> None:
             None,
         ),
         ("false alarms are cheap but losing a customer is expensive", "recall", "max", None),
+        ("we'd rather call a few happy ones than lose one who walks", "recall", "max", None),
         ("missing one is a disaster", "recall", "max", None),
         ("we'd rather miss a few frauds than annoy honest customers", "precision", "max", None),
         ("missing a few is fine", "precision", "max", None),
@@ -245,6 +246,7 @@ def test_imbalance(prompt: str, imbalance: str | None) -> None:
         ("it has to be interpretable", True),
         ("show feature importance to the auditors", True),
         ("a transparent model for the regulator", True),
+        ("the account managers must be able to explain it", True),
     ],
 )
 def test_interpretability(prompt: str, wanted: bool) -> None:

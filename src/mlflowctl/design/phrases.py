@@ -208,7 +208,7 @@ def read_positive_class(low: str) -> str | None:
 def read_interpretability(low: str) -> bool:
     return bool(
         re.search(
-            r"explainab|explainable|interpretab|explain (its|the|why|how)|transparent|"
+            r"explainab|explainable|interpretab|explain (it|them|its|the|why|how)\b|transparent|"
             r"understandable|feature importance|\bshap\b|white[- ]box|auditable|"
             r"justify (its|the) (decisions|predictions)|understand (why|how) (it|the model)|"
             r"why (it|the model) (decides|decided|predicts|predicted)",

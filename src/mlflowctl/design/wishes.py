@@ -20,7 +20,10 @@ _MISSED = (
 _FALSE_ALARM = (
     r"(false (alarms?|positives?)|wasted \w+( \w+)?|(unnecessary|needless|extra) \w+|"
     r"bother(ing)?|annoy(ing)?|disturb(ing)?|"
-    r"flag(ging)? (a |an |some )?(good|innocent|honest|healthy|loyal|legit\w*))"
+    # acting on a case that needed nothing: "flag a good one", "call a few happy ones"
+    r"(flag(ging)?|call(ing)?|contact(ing)?|email(ing)?|check(ing)?|inspect(ing)?|block(ing)?) "
+    r"(a |an |some |a few )?(good|innocent|honest|healthy|loyal|legit\w*|happy|satisfied|"
+    r"genuine|normal))"
 )
 #: "<one side> costs more than <the other>", "... is far worse than ..."
 _OUTWEIGHS = (
