@@ -140,3 +140,22 @@ def test_a_baseline_in_the_networks_place_is_held_to_the_requirements_by_its_own
         assert float(tags[f"metric.{key}"]) == pytest.approx(
             metrics["metrics"][f"baseline.{name}.{key}"]
         )
+
+
+@pytest.mark.unit
+def test_recall_within_a_false_alarm_bound_is_tuned_to_the_bound() -> None:
+    """Found from outside: "rather call a few happy ones than lose one, no more than one false
+    alarm in four calls" tuned for recall alone (val precision 0.44) and then failed its own
+    precision requirement; the most recall the bound allows is the lowest threshold meeting it."""
+    from mlflowctl.blueprint.model import MetricTarget
+    from mlflowctl.mlops.gate import threshold_rule
+
+    def wishes(*raw: tuple[str, str, float | None]) -> list[MetricTarget]:
+        return [MetricTarget(metric=m, op=op, value=v) for m, op, v in raw]  # type: ignore[arg-type]
+
+    bound = wishes(("recall", "max", None), ("precision", ">=", 0.75))
+    assert threshold_rule("classification", 2, bound) == {"tune_for": "precision", "target": 0.75}
+    budget = wishes(("recall", "max", None), ("specificity", ">=", 0.98))
+    assert threshold_rule("classification", 2, budget)["tune_for"] == "specificity"  # type: ignore[index]
+    stated = wishes(("recall", ">=", 0.9), ("precision", ">=", 0.75))
+    assert threshold_rule("classification", 2, stated) == {"tune_for": "recall", "target": 0.9}

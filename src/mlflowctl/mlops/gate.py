@@ -33,12 +33,20 @@ def threshold_rule(
     """What the rendered evaluate.py tunes the positive class's decision threshold for: the
     prompt's first metric wish when it is recall, precision, F1 or specificity of a binary
     classifier (``target``: its ``>=`` value, which the threshold must reach on validation),
-    else None."""
+    else None. Recall asked without a value next to a bound on false alarms ("catch as many as
+    you can, but no more than one false alarm in four") is tuned to that bound: the lowest
+    threshold meeting it is the most recall it allows."""
     if task != "classification" or n_classes != 2 or not metric_targets:
         return None
     wish = metric_targets[0]
     if wish.metric not in THRESHOLD_WISHES:
         return None
+    if wish.metric == "recall" and wish.value is None:
+        bounds = [
+            w for w in metric_targets[1:]
+            if w.metric in ("precision", "specificity") and w.op == ">=" and w.value is not None
+        ]  # fmt: skip
+        wish = bounds[0] if bounds else wish
     target = wish.value if wish.op == ">=" and wish.value is not None else None
     return {"tune_for": wish.metric, "target": target}
 
