@@ -88,11 +88,11 @@ def test_build_process_never_imports_torch_and_the_logged_model_predicts(tmp_pat
     inputs = model.metadata.get_input_schema().input_names()
     outputs = model.metadata.get_output_schema().input_names()
     assert len(inputs) == 4  # the iris columns by name, not a tensor
-    assert outputs[0] == "label" and all(o.startswith("proba_") for o in outputs[1:]), outputs
+    assert outputs[0] == "prediction" and all(o.startswith("proba_") for o in outputs[1:]), outputs
     rows = pd.read_json(tmp_path / "b" / "outputs" / "input_example.json", orient="split")
     predicted = model.predict(rows)
     written = pd.read_json(tmp_path / "b" / "outputs" / "output_example.json", orient="table")
-    assert list(predicted["label"]) == list(written["label"])
+    assert list(predicted["prediction"]) == list(written["prediction"])
     assert predicted.filter(like="proba_").to_numpy() == pytest.approx(
         written.filter(like="proba_").to_numpy(), abs=1e-6
     )

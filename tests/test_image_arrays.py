@@ -46,9 +46,9 @@ def test_pyfunc_takes_raw_digit_arrays_with_the_reported_accuracy(
     model = mlflow.pyfunc.load_model("models:/test-model/1")
     for array in (images, images.reshape(len(images), 64)):
         out = model.predict(array)
-        accuracy = float((out["label"].astype(int).to_numpy() == truth).mean())
+        accuracy = float((out["prediction"].astype(int).to_numpy() == truth).mean())
         assert accuracy == pytest.approx(digits["accuracy"], abs=0.01)
-        assert list(out.columns) == ["label", *[f"proba_{c}" for c in range(10)]]
+        assert list(out.columns) == ["prediction", *[f"proba_{c}" for c in range(10)]]
     with pytest.raises(Exception, match="64 pixels"):
         model.predict(images[:, :4, :])
 

@@ -76,6 +76,7 @@ def test_own_test_split_reports_no_drift(iris: Path) -> None:
     doc = _report(proc)
     assert doc["drift_found"] is False and doc["drifted_features"] == []
     assert doc["performance"]["metric"] == "accuracy"
+    assert doc["prediction"]["name"] == "prediction"  # the predicted class's drift is measured
 
 
 def test_two_shifted_features_exit_9_with_html_and_a_linked_run(iris: Path) -> None:

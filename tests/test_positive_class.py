@@ -94,7 +94,7 @@ def test_build_tunes_the_threshold_and_predict_applies_it(tmp_path: Path) -> Non
     )  # fmt: skip
     assert rendered.returncode == 0, rendered.stderr
     rows = list(csv.DictReader(rendered.stdout.splitlines()))
-    assert all((r["label"] == "fraud") == (float(r["proba_fraud"]) >= t) for r in rows)
+    assert all((r["prediction"] == "fraud") == (float(r["proba_fraud"]) >= t) for r in rows)
 
 
 @pytest.mark.parametrize(

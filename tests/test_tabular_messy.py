@@ -74,8 +74,8 @@ def test_messy_csv_trains_registers_and_predicts_raw_rows(cli: CLI, tmp_path: Pa
             wrong = "no error"
         except Exception as exc:
             wrong = str(exc)
-        print(json.dumps({"accuracy": float((out["label"].to_numpy() == truth).mean()),
-                          "odd": odd_out["label"].tolist(), "columns": list(out.columns),
+        print(json.dumps({"accuracy": float((out["prediction"].to_numpy() == truth).mean()),
+                          "odd": odd_out["prediction"].tolist(), "columns": list(out.columns),
                           "wrong": wrong}))
         """,
         {"test": spec["split"]["test_index"], "uri": version_uri(summary)},
@@ -83,7 +83,7 @@ def test_messy_csv_trains_registers_and_predicts_raw_rows(cli: CLI, tmp_path: Pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["accuracy"] == pytest.approx(summary["metrics"]["test_accuracy"], abs=1e-9)
-    assert result["columns"] == ["label", "proba_no", "proba_yes"]
+    assert result["columns"] == ["prediction", "proba_no", "proba_yes"]
     assert set(result["odd"]) <= {"no", "yes"} and len(result["odd"]) == 2
     assert "tenure" in result["wrong"]
     # the same rows as a user has them, through the CLI: `calls` is a whole-number column (the

@@ -105,8 +105,8 @@ def test_iris_champion_predicts_raw_rows_with_the_reported_accuracy(
             missing = "no error"
         except Exception as exc:
             missing = str(exc)
-        print(json.dumps({"accuracy": float((out["label"].to_numpy() == truth).mean()),
-                          "labels": sorted(set(out["label"])), "inputs": names,
+        print(json.dumps({"accuracy": float((out["prediction"].to_numpy() == truth).mean()),
+                          "labels": sorted(set(out["prediction"])), "inputs": names,
                           "missing": missing}))
         """,
         {"test": test_index, "uri": version_uri(summary)},
@@ -138,7 +138,7 @@ def test_iris_champion_predicts_raw_rows_with_the_reported_accuracy(
     )
     assert pred.returncode == 0, pred.stderr[-2000:]
     header = pred.stdout.splitlines()[0]
-    assert header == "label,proba_setosa,proba_versicolor,proba_virginica"
+    assert header == "prediction,proba_setosa,proba_versicolor,proba_virginica"
     assert len(pred.stdout.splitlines()) == len(test_index) + 1
 
 
@@ -228,7 +228,7 @@ def test_digits_champion_predicts_raw_pixel_rows(cli: CLI, tmp_path: Path) -> No
         model = mlflow.pyfunc.load_model(ARGS["uri"])
         out = model.predict(raw)
         truth = bunch.target.iloc[ARGS["test"]].astype(str).to_numpy()
-        print(json.dumps({"accuracy": float((out["label"].to_numpy() == truth).mean())}))
+        print(json.dumps({"accuracy": float((out["prediction"].to_numpy() == truth).mean())}))
         """,
         {"test": test_index, "uri": version_uri(summary)},
     )

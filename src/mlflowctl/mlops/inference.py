@@ -4,7 +4,7 @@
 so the logged model's contract (docs/CONTRACTS.md, "The logged model") is read in one place:
 
 * a model logged with ``preprocessing.json`` takes raw rows (training column names, strings for
-  categories) and returns ``label``/``prediction`` + ``proba_<class>`` (or ``step``/``forecast``);
+  categories) and returns ``prediction`` + ``proba_<class>`` (or ``step``/``forecast``);
 * a model logged before that (``legacy``) takes model-ready float features and returns raw network
   outputs; the adapter turns those into the same columns (class indices, softmax probabilities).
 
@@ -188,7 +188,7 @@ class LoadedModel:
         if not self.legacy:
             out = self.pyfunc.predict(frame)
             out = out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
-            if "label" in out.columns and "prediction" not in out.columns:
+            if "label" in out.columns and "prediction" not in out.columns:  # logged before 12-02
                 out = out.rename(columns={"label": "prediction"})
             return out.reset_index(drop=True)
         x = frame.to_numpy(dtype=np.float32).reshape(-1, *self.input_shape)

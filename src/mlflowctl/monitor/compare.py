@@ -205,9 +205,11 @@ def _labels(truth: pd.Series, classes: list[str]) -> Any:
 
 
 def live_metrics(profile: dict[str, Any], truth: pd.Series, pred: pd.DataFrame) -> dict[str, float]:
-    if profile["task"] == "classification" and "label" in pred.columns:
+    # models logged before 2026-12-02 name the predicted class ``label``
+    name = "prediction" if "prediction" in pred.columns else "label"
+    if profile["task"] == "classification" and name in pred.columns:
         classes = sorted(profile["predictions"].get("frequencies", {}))
-        guess = pred["label"].astype(str).to_numpy()
+        guess = pred[name].astype(str).to_numpy()
         y = _labels(truth, [c for c in classes if c != stats.OTHER] or list(set(guess)))
         f1, rec, prec = [], [], []
         for c in sorted(set(y) | set(guess)):
