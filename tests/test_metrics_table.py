@@ -51,7 +51,7 @@ def test_metric_names_and_directions_are_unchanged() -> None:
     assert tracked_metrics("classification", 2)[-1] == "test_roc_auc"
     assert tracked_metrics("regression", 1) == [
         "train_loss", "val_loss", "val_rmse", "val_mae", "val_r2", "test_rmse", "test_mae",
-        "test_r2",
+        "test_r2", "test_smape",
     ]  # fmt: skip
     assert set(VAL_METRICS["forecasting"]) == {"val_loss", "val_mae", "val_rmse", "val_mase"}
     assert metrics.mode("val_accuracy") == "max" and metrics.mode("val_mase") == "min"

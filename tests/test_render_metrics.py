@@ -123,6 +123,7 @@ def test_multiclass_regression_and_forecast_metrics_equal_the_numpy_definitions(
             "test_rmse": float(np.sqrt((err**2).mean())),
             "test_mae": float(np.abs(err).mean()),
             "test_r2": float(1 - (err**2).sum() / ((true - true.mean()) ** 2).sum()),
+            "test_smape": float(100 * (2 * np.abs(err) / (np.abs(pred) + np.abs(true))).mean()),
         },
     )
 

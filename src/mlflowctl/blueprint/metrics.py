@@ -73,7 +73,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("test_mae", "test", _NUM, _DOWN, "mae"),
     Metric("test_r2", "test", _REG, _UP, "r2"),
     Metric("test_mase", "test", _FC, _DOWN, "mase"),
-    Metric("test_smape", "test", _FC, _DOWN, "smape"),
+    # symmetric percentage error: "within 5 % of the actual price" (regression), of forecasts
+    Metric("test_smape", "test", _NUM, _DOWN, "smape"),
     # declarations (issue 14): asked for by prompts, computed once the templates carry them
     Metric("test_recall", "test", _CLS, _UP, "recall", binary_only=True, declared=True),
     Metric("test_precision", "test", _CLS, _UP, "precision", binary_only=True, declared=True),

@@ -120,32 +120,35 @@ def gate_decision(
     metric = val_metric(gate.metric)
     if value is None:
         return False, f"challenger has no {metric} metric"
-    held = ""
+    held, missed = "", []  # every reason a version fails is said, not only the first
     for need in gate.requires:
         name, asked = val_metric(need.metric), f"{need.op} {need.value:g}"
         got = measure(name) if measure is not None else None
         if got is None:
-            return False, f"challenger has no {name} metric (the prompt asks {asked})"
-        if (got < need.value) if need.op == ">=" else (got > need.value):
-            return False, f"{name} {got:.4g} misses the prompt's requirement {asked}"
-        held += f", {name} {got:.4g} {asked}"
+            missed.append(f"challenger has no {name} metric (the prompt asks {asked})")
+        elif (got < need.value) if need.op == ">=" else (got > need.value):
+            missed.append(f"{name} {got:.4g} misses the prompt's requirement {asked}")
+        else:
+            held += f", {name} {got:.4g} {asked}"
     sign = 1.0 if gate.direction == "maximize" else -1.0
     if baseline is not None:
         name, base = baseline
         bar = base + sign * gate.min_improvement
         if sign * (value - bar) < 0:
             op, pm = ("<", "+") if sign > 0 else (">", "-")
-            return False, (
+            missed.append(
                 f"{metric} {value:.4g} {op} baseline {name} {base:.4g} {pm} margin "
                 f"{gate.min_improvement:g}"
             )
-        if finer is not None and value == base and finer[0] > finer[1]:
-            return False, (
+        elif finer is not None and value == base and finer[0] > finer[1]:
+            missed.append(
                 f"{metric} {value:.4g} ties baseline {name} {base:.4g} and the baseline's "
                 f"{FINER} {finer[1]:.4g} is below the network's {finer[0]:.4g}"
             )
     if gate.threshold is not None and sign * (value - gate.threshold) < 0:
-        return False, f"{metric} {value:.4g} misses the threshold {gate.threshold:.4g}"
+        missed.append(f"{metric} {value:.4g} misses the threshold {gate.threshold:.4g}")
+    if missed:
+        return False, "; ".join(missed)
     beats = ""
     if baseline is not None:  # a tie passes when the margin is 0: say so, not "beats"
         verb = "ties" if value == baseline[1] else "beats"

@@ -228,10 +228,13 @@ def live_metrics(profile: dict[str, Any], truth: pd.Series, pred: pd.DataFrame) 
         y = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=np.float64)
         err = pred["prediction"].to_numpy(dtype=np.float64) - y
         total = float(((y - y.mean()) ** 2).sum())
+        denom = np.abs(y) + np.abs(err + y)
+        ratio = np.divide(2 * np.abs(err), denom, out=np.zeros_like(err), where=denom > 0)
         return {
             "rmse": float(np.sqrt((err**2).mean())),
             "mae": float(np.abs(err).mean()),
             "r2": float(1 - (err**2).sum() / max(total, 1e-12)),
+            "smape": float(100 * ratio.mean()),
         }
     return {}
 
@@ -249,8 +252,8 @@ def performance(
     if not live:
         return None
     base = (metric or "").split("_", 1)[-1] if metric else ""
-    if base not in live:
-        base = next(iter(live))
+    if base not in live:  # not measurable on raw rows: the blueprint's floor is not this metric's
+        base, threshold = next(iter(live)), None
     value = live[base]
     val = profile.get("validation_metrics", {}).get(f"val_{base}")
     up = base in MAXIMIZE
