@@ -93,6 +93,9 @@ class Constraints(Strict):
     edge: bool = False
     #: GPUs named in the prompt ("8 GPUs")
     devices: Annotated[int, Field(ge=1, le=4096)] | None = None
+    #: a unit predicted too low costs this many times a unit predicted too high ("stockouts
+    #: cost 3x more than leftover stock" -> 3; "overestimates are worse" -> 0.5)
+    under_cost_ratio: Annotated[FiniteFloat, Field(gt=0, le=1000)] | None = None
     #: "imbalanced" / "severe class imbalance"
     imbalance: Literal["mild", "severe"] | None = None
     #: "explainable", "interpretable": the smallest approach is recommended, and a table's build

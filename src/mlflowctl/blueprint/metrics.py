@@ -84,6 +84,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("test_log_loss", "test", _CLS, _DOWN, "log_loss", declared=True),
     # the negative class's recall: 1 - the false-positive rate ("at most 2 % false positives")
     Metric("test_specificity", "test", _CLS, _UP, "specificity", binary_only=True, declared=True),
+    # the pinball loss at the quantile the error costs ask for ("stockouts cost 3x more")
+    Metric("test_pinball", "test", _NUM, _DOWN, "pinball", declared=True),
 )
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 #: every metric whose larger value is better

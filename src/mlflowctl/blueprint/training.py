@@ -36,6 +36,8 @@ class LossSpec(Strict):
     focal_gamma: Annotated[FiniteFloat, Field(ge=0, le=10)] | None = None
     label_smoothing: Annotated[FiniteFloat, Field(ge=0, le=0.5)] = 0.0
     huber_delta: Annotated[FiniteFloat, Field(gt=0, le=1000)] | None = None
+    #: ``pinball``: the quantile aimed at ("under-forecasting costs 3x more" -> 0.75)
+    quantile: Annotated[FiniteFloat, Field(gt=0, lt=1)] | None = None
 
 
 class OptimizerSpec(Strict):

@@ -25,7 +25,7 @@ Task = Literal["classification", "regression", "forecasting"]
 Modality = Literal["tabular", "image", "sequence", "text"]
 Activation = Literal["relu", "gelu", "silu", "tanh"]
 Norm = Literal["none", "batchnorm", "layernorm"]
-LossName = Literal["cross_entropy", "focal", "mse", "huber", "mae"]
+LossName = Literal["cross_entropy", "focal", "mse", "huber", "mae", "pinball"]
 ClassWeighting = Literal["none", "balanced"]
 OptimizerName = Literal["adamw", "adam", "sgd"]
 ScheduleName = Literal["warmup_cosine", "cosine", "constant", "step", "onecycle"]
@@ -56,6 +56,7 @@ MetricName = Literal[
     "test_balanced_accuracy",
     "test_log_loss",
     "test_specificity",
+    "test_pinball",
 ]
 Direction = Literal["maximize", "minimize"]
 MetricMode = Literal["min", "max"]

@@ -77,6 +77,13 @@ def pyident(value: object) -> str:
     return value
 
 
+def _unit_float(value: object) -> str:
+    """A float strictly between 0 and 1 as a Python literal (the pinball loss's quantile)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise CodegenError(f"refusing to render {value!r} as a quantile in (0, 1)")
+    return repr(float(value))
+
+
 def token(value: object) -> str:
     """A strict ASCII word for Markdown and requirements (ids, dates, package names)."""
     if not isinstance(value, str) or not _TOKEN.match(value):
@@ -162,7 +169,13 @@ class RenderContext:
         loss = ((self.config.get("training") or {}).get("loss") or {}).get("name", default_loss)
         if kind not in DATA_KINDS:
             raise CodegenError(f"refusing to render data kind {kind!r}")
-        return {"data_kind": kind, "source_format": fmt, "loss": pyident(loss)}
+        quantile = ((self.config.get("training") or {}).get("loss") or {}).get("quantile")
+        return {
+            "data_kind": kind,
+            "source_format": fmt,
+            "loss": pyident(loss),
+            "quantile": _unit_float(quantile) if loss == "pinball" else "None",
+        }
 
     def _distributed(self) -> dict[str, Any]:
         """README's scale section: the devices, strategy and batches config.yaml states."""

@@ -204,6 +204,7 @@ def _check_approach(
                 f"{at}.infrastructure.gate.requires.{j}.metric: {need.metric} is not logged for "
                 f"{req.task}"
             )
+    errors += _loss_problems(at, t.loss, req.task, metrics)
     fitting = BASELINES_FOR_TASK.get(req.task, ())
     for j, base in enumerate(a.infrastructure.baselines):
         if base not in fitting:
@@ -220,6 +221,18 @@ def _check_approach(
         if metric not in metrics:
             errors.append(f"{at}.{name}: {metric} is not logged for {req.task}")
     return errors
+
+
+def _loss_problems(at: str, loss: Any, task: str, metrics: list[str]) -> list[str]:
+    """The loss fits the task; the pinball loss and metric come together, with a quantile."""
+    numeric = task != "classification"
+    if (loss.name in ("cross_entropy", "focal")) == numeric:
+        return [f"{at}.training.loss.name: {loss.name} does not train a {task} model"]
+    if (loss.name == "pinball") != (loss.quantile is not None):
+        return [f"{at}.training.loss.quantile: set with the pinball loss, and only with it"]
+    if "test_pinball" in metrics and loss.name != "pinball":
+        return [f"{at}.training.loss.name: test_pinball is computed with the pinball loss only"]
+    return []
 
 
 def assemble(

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlflowctl.blueprint import metrics as metrics_table
 from mlflowctl.blueprint.model import MetricTarget, Requirements
+from mlflowctl.design.asymmetry import quantile
 from mlflowctl.specs.policy import MlopsPolicy
 
 #: largest/smallest class count from which binary data gates on the positive class's PR-AUC
@@ -30,6 +31,21 @@ def gate_of(
     }[req.task]
     c = req.constraints
     notes: list[str] = []
+    if c.under_cost_ratio is not None and req.task != "classification":
+        q = quantile(c.under_cost_ratio)
+        notes.append(
+            f"a unit too low costs {c.under_cost_ratio:.3g}x a unit too high: trained on the "
+            f"pinball loss at quantile {q:g} (r / (1 + r)), gated on it; baselines aim at it too"
+        )
+        for wish in c.metric_targets:
+            if metrics_table.for_wish(wish.metric, req.task, n_outputs) is None:
+                notes.append(f"{wish.metric} was asked for but is not logged for {req.task}")
+        return "test_pinball", None, notes
+    if c.under_cost_ratio is not None:
+        notes.append(
+            "asymmetric error costs apply to numbers; a classifier's threshold is not "
+            "tuned for them: name the class and the recall or precision wanted"
+        )
     for wish in c.metric_targets:
         row = metrics_table.for_wish(wish.metric, req.task, n_outputs)
         if row is None:

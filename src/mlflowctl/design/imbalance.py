@@ -28,7 +28,7 @@ TIMES_MORE = (
     r"\b(\d+(?:\.\d+)?)\s*(?:x|times)\s+(?:more|as many)\b"
     # "10 times more data", "4x more GPUs": a quantity, not a class
     r"(?!\s+(?:data|rows|samples|records|examples|time|memory|compute|parameters|weights|"
-    r"epochs|gpus?|cpus?|money|budget|features|columns)\b)"
+    r"epochs|gpus?|cpus?|money|budget|features|columns|than|costly|expensive|often)\b)"
 )
 
 

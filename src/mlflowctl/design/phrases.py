@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlflowctl.design.asymmetry import COST_WORDS, read_under_cost
 from mlflowctl.design.imbalance import POSITIVE_SHARE, TIMES_MORE, read_imbalance
 from mlflowctl.design.numbers import NUM, NUM_SCALED, NUMBER_WORDS, number
 from mlflowctl.design.resources import (
@@ -280,6 +281,7 @@ CONCEPTS: tuple[Concept, ...] = (
         r"\b(seconds?|minutes?|hours?) (of |for )?(training|to train)\b",
         read_train_time,
     ),
+    Concept("error_cost", COST_WORDS, read_under_cost),
     Concept("memory", r"\d\s*(kb|kib|mb|mib|gb|gib)\b|\bram\b|\bmemory\b", read_memory),
     Concept(
         "latency",
@@ -302,6 +304,11 @@ _ML_WORDS = (
     r"sequence|signal|image|images|table|tabular|column|rows?|samples?|measurements?)\b"
 )
 
+#: a stated preference between two outcomes: a wish even when every word is an ML word
+_COMPARED = (
+    r"\bpenali[sz]\w*|\b(worse|costlier|more costly|more expensive|more harmful) than\b|"
+    r"\bcosts? (us )?(\w+ )?more than\b|\brather\b[^.;]*\bthan\b"
+)
 _STOP = frozenset(
     re.findall(
         r"\S+",
@@ -341,9 +348,12 @@ def not_understood(text: str, known: tuple[str, ...] = ()) -> list[str]:
     out = []
     for clause in clauses(text):
         low = clause.lower()
-        if any(re.search(p, low) for p in patterns) or any(
-            re.search(c.words, low) and c.read(low) for c in CONCEPTS
-        ):
+        read = any(re.search(c.words, low) and c.read(low) for c in CONCEPTS)
+        if re.search(_COMPARED, low) and not read:
+            # a stated preference no concept read: ML words ("predictions") do not claim it
+            out.append(_inert(clause)[:120])
+            continue
+        if read or any(re.search(p, low) for p in patterns):
             continue
         # a concept's synonym claims only itself: "(compared with) negatives" is the tail of a
         # wish read before, while "big misses" leaves "misses" for nobody

@@ -8,6 +8,7 @@ the ml-architect spec's policy, so editing the spec changes the design.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mlflowctl.blueprint.infra import default_baselines
@@ -42,6 +43,12 @@ from mlflowctl.families import (
 )
 from mlflowctl.families import family as family_spec
 from mlflowctl.specs.policy import ArchitectPolicy, MlopsPolicy
+
+#: a market price ("forecast the stock price", "bitcoin"), not stock on a shelf ("stockouts")
+FINANCIAL = (
+    r"\b(stock|share|equity|crypto\w*|bitcoin|btc|forex|fx|exchange)[- ](price|market|return|"
+    r"rate|index)s?\b|\bbitcoin\b|\bcrypto|(?<!of )(?<!in )\bstocks?\b(?![- ]?(outs?|levels?)\b)"
+)
 
 
 def _sized(
@@ -294,7 +301,7 @@ def plan(
     sized = list(zip(counts, [d["name"] for d in drafts], strict=True))
     notes = data_risks(req, profile, io, samples, sized)
     notes += gate_of(req, io.output_dim, mlops, profile.imbalance_ratio if profile else None)[2]
-    if "stock" in low or "price" in low:
+    if req.task == "forecasting" and re.search(FINANCIAL, low):
         notes.append("financial series are close to a random walk: expect a weak signal")
     if req.constraints.distributed and req.constraints.hardware is None:
         notes.append("no device count stated; designed for 4 GPUs on one node")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from mlflowctl.blueprint.model import Constraints, DataProfile, MetricTarget, Requirements
 from mlflowctl.design import calendar_horizon, columns, phrases, triage, wishes
+from mlflowctl.design.asymmetry import read_under_cost
 from mlflowctl.design.imbalance import read_imbalance
 from mlflowctl.design.phrases import NUM as _NUM
 from mlflowctl.design.phrases import number as _number
@@ -91,6 +92,7 @@ def _constraints(low: str) -> Constraints:
     c.positive_class = phrases.read_positive_class(low)
     c.imbalance = read_imbalance(low)  # type: ignore[assignment]
     c.interpretability = phrases.read_interpretability(low)
+    c.under_cost_ratio = read_under_cost(low)
     c.tbptt = bool(re.search(r"tbptt|truncated (bptt|back[- ]?prop)", low))
     c.distributed = bool(
         re.search(
@@ -331,6 +333,7 @@ def _recognised(hints: Hints, low: str) -> bool:
         or c.edge
         or c.interpretability
         or c.imbalance
+        or c.under_cost_ratio
         or re.search(_INFRA_ASK, low)
         or re.search(r"\b(predict|estimat|classif|forecast|detect|recogni[sz]|regress)", low)
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from mlflowctl.blueprint.checks import FSDP_FAMILIES
 from mlflowctl.blueprint.model import DataProfile, Requirements
+from mlflowctl.design.asymmetry import quantile
 from mlflowctl.design.critic import MAXIMIZE, tracked_metrics
 from mlflowctl.design.phrases import runs_in
 from mlflowctl.families import IO, AnyParams, count_params, families
@@ -81,6 +82,9 @@ def training(
         loss = {"name": "mse"}
     if req.task == "forecasting":
         loss = {"name": "huber", "huber_delta": 1.0}
+    if req.task != "classification" and c.under_cost_ratio is not None:
+        # asymmetric error costs: the cost-minimising prediction is a quantile, not the mean
+        loss = {"name": "pinball", "quantile": quantile(c.under_cost_ratio)}
     # optimizer and schedule
     opt = policy.default_optimizer
     lr = 0.05 if opt == "sgd" else (3e-4 if n_params >= 5_000_000 else 1e-3)

@@ -1,0 +1,107 @@
+"""Asymmetric error costs as a prompt states them: "under-forecasting costs us 3 times more than
+over-forecasting", "we'd rather overstock than run out", "overestimates are worse than
+underestimates", "avoid stockouts".
+
+The reading is one number, the cost of predicting one unit too low relative to one unit too
+high (``Constraints.under_cost_ratio``). Under linear costs the best point prediction is the
+``r / (1 + r)`` quantile of the outcome (the newsvendor critical ratio), so the planner trains
+with the pinball loss at that quantile and gates on it.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: predicting too low: a shortfall of the forecast
+_UNDER = (
+    r"(?:under-?\s?(?:forecast|predict|estimat)\w*|predict\w* too low|"
+    r"(?:forecasts?|predictions?|estimates?) (?:that are |being |coming in )?too low|"
+    r"too[- ]low (?:forecasts?|predictions?|estimates?)|running out(?: of stock)?|run out|"
+    r"runs out|stock-?\s?outs?|out[- ]of[- ]stock|shortages?|short of stock|lost sales)"
+)
+#: predicting too high: a surplus
+_OVER = (
+    r"(?:over-?\s?(?:forecast|predict|estimat)\w*|predict\w* too high|"
+    r"(?:forecasts?|predictions?|estimates?) (?:that are |being |coming in )?too high|"
+    r"too[- ]high (?:forecasts?|predictions?|estimates?)|over-?\s?stock\w*|"
+    r"excess (?:stock|inventory)|(?:leftover|surplus|unsold) (?:stock|inventory|items|goods)|"
+    r"too much stock|waste)"
+)
+#: the words that mark an error-cost wish (the reader's concept row)
+COST_WORDS = rf"{_UNDER}|{_OVER}"
+_WORSE = (
+    r"(?:costs?|costlier|costly|expensive|worse|bad|hurts?|painful|damaging|"
+    r"bigger problem|more of a problem|serious)"
+)
+_WORDS = {"twice": 2.0, "double": 2.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0,
+          "ten": 10.0}  # fmt: skip
+_TIMES = r"(\d+(?:\.\d+)?|twice|double|two|three|four|five|ten)\s*(?:x|×|times)?"
+_STRONG = r"\b(?:much|far|a lot|way|significantly|considerably|substantially|many times)\b"
+#: the cost ratio when the prompt says "more" without a number, and with "much more"
+PLAIN, STRONG = 2.0, 4.0
+
+
+def _times(text: str) -> float | None:
+    m = re.search(rf"\b{_TIMES}\s+(?:more|as|worse|costlier|the cost)\b", text)
+    if m is None:
+        m = re.search(r"\b(twice|double)\b", text)
+    if m is None:
+        return None
+    word = m.group(1)
+    return _WORDS.get(word) or float(word)
+
+
+def _ratio(between: str) -> float:
+    told = _times(between)
+    if told is not None and told > 0:
+        return told
+    return STRONG if re.search(_STRONG, between) else PLAIN
+
+
+def _side(ratio: float, under: bool) -> float:
+    """The ratio as the cost of too low over too high (inverted when too high is the worse)."""
+    return ratio if under else 1.0 / ratio
+
+
+def read_under_cost(low: str) -> float | None:
+    """The cost of predicting too low over the cost of predicting too high, or None when the
+    prompt says neither is worse (``low``: the lower-cased, space-normalised prompt)."""
+    for worse, better, under in ((_UNDER, _OVER, True), (_OVER, _UNDER, False)):
+        # "<worse> costs (3x | much) more than <better>", "<worse> is worse than <better>"
+        m = re.search(
+            rf"\b{worse}\b(?P<mid>[^.;]{{0,60}}?\b{_WORSE}\b[^.;]{{0,30}}?)"
+            rf"\b(?:than|as|compared (?:to|with))\b[^.;]{{0,15}}?\b{better}",
+            low,
+        )
+        if m is not None:
+            return _side(_ratio(m.group("mid")), under)
+        # "we'd rather <better> than <worse>", "better to <better> than to <worse>"
+        m = re.search(
+            rf"\b(?:rather|better to|prefer to)\b[^.;]{{0,20}}?\b{better}\b(?P<mid>[^.;]{{0,40}}?)"
+            rf"\bthan\b[^.;]{{0,15}}?\b{worse}",
+            low,
+        )
+        if m is not None:
+            return _side(_ratio(m.group("mid")), under)
+        # "overestimating is fine (but underestimating costs us customers)"
+        m = re.search(
+            rf"\b{better}\b[^.;]{{0,40}}?\b(?:is|are)\s+(?:fine|ok|okay|acceptable|tolerable|"
+            rf"cheap|harmless|not a (?:big )?problem|less of a problem)\b",
+            low,
+        )
+        if m is not None:
+            return _side(PLAIN, under)
+        # "avoid stockouts", "we cannot afford to underestimate"
+        m = re.search(
+            rf"\b(?:avoid|minimi[sz]e|never|must not|cannot afford to|can't afford to|"
+            rf"can not afford to)\b\s+(?:\w+\s+)?{worse}\b",
+            low,
+        )
+        if m is not None and not re.search(rf"\b{better}\b", low):
+            return _side(PLAIN, under)
+    return None
+
+
+def quantile(under_cost_ratio: float) -> float:
+    """The quantile that minimises the expected cost: ``r / (1 + r)``, two decimals."""
+    return round(under_cost_ratio / (1.0 + under_cost_ratio), 2)
