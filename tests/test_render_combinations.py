@@ -152,6 +152,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], s
 CASES = [(*c, "default") for c in combinations()] + [
     ("mlp", "classification", "tabular", "iris", "sklearn", "focal"),
     ("cnn", "classification", "image", "digits_image", "sklearn", "focal"),
+    ("mlp", "regression", "tabular", "diabetes", "csv", "pinball"),
+    ("gru", "forecasting", "series", "sunspots", "statsmodels", "pinball"),
 ]
 
 
@@ -168,6 +170,8 @@ def test_every_combination_passes_the_safety_check_ruff_and_carries_only_its_cod
     training: dict[str, Any] | None = None
     if loss == "focal":
         training = {"loss": {"name": "focal", "focal_gamma": 2.0}}
+    if loss == "pinball":
+        training = {"loss": {"name": "pinball", "quantile": 0.75}}
     bp = make_blueprint(family, dataset, training=training)
     data = None if fmt in ("sklearn", "statsmodels") else sources[kind, fmt]
     ctx = render.context(bp, data=data)
@@ -180,6 +184,9 @@ def test_every_combination_passes_the_safety_check_ruff_and_carries_only_its_cod
     code, tag = _code(files), f"{family}-{task}-{kind}-{fmt}-{loss}"
 
     assert ("focalloss" in code) == (special["loss"] == "focal"), tag
+    assert ("pinballloss" in code) == (special["loss"] == "pinball"), tag
+    if loss == "pinball":
+        assert "QUANTILE = 0.75" in files["model.py"], tag
     reader = _words(files["data.py"])  # file formats are read there (evaluate.py writes .npz)
     for other, words in FORMAT_CODE.items():
         if other != fmt and not (fmt == "parquet" and other == "csv"):

@@ -77,11 +77,11 @@ def pyident(value: object) -> str:
     return value
 
 
-def _unit_float(value: object) -> str:
-    """A float strictly between 0 and 1 as a Python literal (the pinball loss's quantile)."""
+def _unit_float(value: object) -> float:
+    """A float strictly between 0 and 1 (the pinball loss's quantile), for ``pylit``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
         raise CodegenError(f"refusing to render {value!r} as a quantile in (0, 1)")
-    return repr(float(value))
+    return float(value)
 
 
 def token(value: object) -> str:
@@ -155,7 +155,7 @@ class RenderContext:
             **self.specialisation(),
         }
 
-    def specialisation(self) -> dict[str, str]:
+    def specialisation(self) -> dict[str, Any]:
         """The closed-set values the templates branch on: data kind, source format, loss.
 
         A project carries only the code its task, data kind and loss need; the placeholder render
@@ -174,7 +174,7 @@ class RenderContext:
             "data_kind": kind,
             "source_format": fmt,
             "loss": pyident(loss),
-            "quantile": _unit_float(quantile) if loss == "pinball" else "None",
+            "quantile": _unit_float(quantile) if loss == "pinball" else None,
         }
 
     def _distributed(self) -> dict[str, Any]:
