@@ -81,6 +81,16 @@ def predict(
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Rows per chunk (bounds memory).")
     ] = 10_000,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Add why_1..why_3: the input columns that moved each row's answer most, as "
+            "column=value (effect), the effect being the change in the predicted class's "
+            "probability (or the predicted value) against a typical training value of that "
+            "column (tables only).",
+        ),
+    ] = False,
     tracking_uri: TrackingUriOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -98,6 +108,10 @@ def predict(
             hint=f"use `mlflowctl forecast {model} --input FILE --horizon H`",
             location="MODEL",
         )
+    if explain:
+        from mlflowctl.mlops.explain import typical_values
+
+        typical_values(loaded)  # a model it cannot explain is refused before any row is read
     sink = AtomicTable(output)
     try:
         for first, frame in _frames(loaded, input, chunk_rows):
@@ -105,6 +119,10 @@ def predict(
             features = frame.drop(columns=[k for k in key or [] if k in frame.columns])
             checked = loaded.check(features, first_row=first, source=str(input))
             result = loaded.predict(checked)
+            if explain:
+                from mlflowctl.mlops.explain import reasons
+
+                result = result.join(reasons(loaded, checked, result, top=3))
             if keys is None:
                 result.insert(0, "row", range(first, first + len(frame)))
             else:

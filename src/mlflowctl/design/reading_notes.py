@@ -121,8 +121,8 @@ def _wish_notes(
     if c.interpretability:
         notes.append(
             "explainability asked: smallest approach recommended; a table's build reports each "
-            "input column's permutation importance on validation (report.md): overall reliance, "
-            "not per-row reasons"
+            "input column's permutation importance on validation (report.md); per-row reasons: "
+            "mlflowctl predict --explain"
         )
     return notes
 
