@@ -28,6 +28,19 @@ def _seasonal_csv(path: Path, n: int = 240) -> Path:
     return path
 
 
+def test_a_network_beaten_by_a_baseline_says_how_to_use_the_baseline(tmp_path: Path) -> None:
+    prompt = "classify tumours as malignant or benign"
+    args = ["run", prompt, "--data", "sklearn:breast_cancer", "--max-epochs", "1", "--json"]
+    proc = run_cli(tmp_path, *args, "--workdir", "wd")
+    assert proc.returncode == 8, proc.stderr[-3000:]
+    reason = json.loads(proc.stdout)["promotion_reason"]
+    assert "< baseline logistic_regression" in reason
+    assert reason.endswith(
+        "; --allow-baseline-champion puts baseline logistic_regression through the gate in the "
+        "network's place (it takes the same raw rows)"
+    ), reason
+
+
 def test_run_registers_the_winning_baseline_and_it_predicts_raw_rows(tmp_path: Path) -> None:
     import numpy as np
     from sklearn.datasets import load_breast_cancer

@@ -66,6 +66,22 @@ def _unsaved_reason(root: Path) -> str:
     return str(saved.get("unsaved_because") or "the build wrote no outputs/baseline/")
 
 
+def suggest_baseline(tracking_uri: str, registry: RegistrySpec, lost: ModelVersion) -> ModelVersion:
+    """``lost`` with its reason saying how to use the baseline that beat it (the flag that
+    registers it in the network's place), when a baseline beat it; else ``lost`` unchanged."""
+    if lost.promoted:
+        return lost
+    with tracking_errors(tracking_uri):
+        winner = lost_to_baseline(client(tracking_uri), registry, lost.version)
+    if winner is None:
+        return lost
+    note = (
+        f"; --allow-baseline-champion puts baseline {winner[0]} through the gate in the network's "
+        "place (it takes the same raw rows)"
+    )
+    return replace(lost, reason=lost.reason + note)
+
+
 def offer_baseline(
     tracking_uri: str,
     run_id: str,

@@ -256,6 +256,10 @@ def phase_promote(p: Pipeline) -> dict[str, Any]:
         mv = offer_baseline(
             uri, outcome.run_id, outcome.run, registry, build_id=outcome.build_id or "", lost=mv
         )
+    elif not mv.promoted:
+        from mlflowctl.mlops.baseline_champion import suggest_baseline
+
+        mv = suggest_baseline(uri, registry, mv)
     summary = {
         "model_name": mv.name,
         "model_version": mv.version,

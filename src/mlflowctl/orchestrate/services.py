@@ -343,4 +343,8 @@ def register_and_gate(
                 build_id=outcome.build_id,
                 lost=outcome.version,
             )
+        elif not outcome.version.promoted:
+            from mlflowctl.mlops.baseline_champion import suggest_baseline
+
+            outcome.version = suggest_baseline(outcome.tracking_uri, registry, outcome.version)
     return outcome.version
