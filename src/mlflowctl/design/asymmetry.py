@@ -28,7 +28,7 @@ _OVER = (
     r"too much stock|waste)"
 )
 #: the words that mark an error-cost wish (the reader's concept row)
-COST_WORDS = rf"{_UNDER}|{_OVER}"
+COST_WORDS = rf"{_UNDER}|{_OVER}|\berr(?:ing)? on the \w+ side\b|\btoo (?:high|low) than\b"
 _WORSE = (
     r"(?:costs?|costlier|costly|expensive|worse|bad|hurts?|painful|damaging|"
     r"bigger problem|more of a problem|serious)"
@@ -66,6 +66,14 @@ def _side(ratio: float, under: bool) -> float:
 def read_under_cost(low: str) -> float | None:
     """The cost of predicting too low over the cost of predicting too high, or None when the
     prompt says neither is worse (``low``: the lower-cased, space-normalised prompt)."""
+    # "err on the high side", "better too high than too low"
+    m = re.search(
+        r"\berr(?:ing)? on the (high|upper|low|lower) side\b|"
+        r"\bbetter (?:to be |to guess |to predict )?too (high|low) than (?:too )?(?:high|low)\b",
+        low,
+    )
+    if m is not None:
+        return _side(PLAIN, (m.group(1) or m.group(2)) in ("high", "upper"))
     for worse, better, under in ((_UNDER, _OVER, True), (_OVER, _UNDER, False)):
         # "<worse> costs (3x | much) more than <better>", "<worse> is worse than <better>"
         m = re.search(
