@@ -95,3 +95,9 @@ def test_a_costly_shortfall_trains_a_quantile_model_that_predicts_high(tmp_path:
         rows = list(csv.DictReader((tmp_path / f"scored{i}.csv").open()))
         above = sum(float(r["prediction"]) >= truth[r["flat_id"]] for r in rows) / len(rows)
         assert 0.65 <= above <= 0.95, (model, above)  # a mean-squared model lands near 0.5
+    # labelled new rows: monitor measures the pinball loss the network was gated on
+    proc = run_cli(tmp_path, "monitor", "rents-regressor/1", "--data", "new.csv", "--json")
+    assert proc.returncode in (0, 9), proc.stderr[-2000:]
+    perf = json.loads(proc.stdout)["performance"]
+    assert perf["metric"] == "pinball" and perf["validation"] is not None, perf
+    assert 0.5 * perf["validation"] < perf["live"] < 2.0 * perf["validation"], perf

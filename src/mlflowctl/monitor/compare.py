@@ -230,12 +230,16 @@ def live_metrics(profile: dict[str, Any], truth: pd.Series, pred: pd.DataFrame) 
         total = float(((y - y.mean()) ** 2).sum())
         denom = np.abs(y) + np.abs(err + y)
         ratio = np.divide(2 * np.abs(err), denom, out=np.zeros_like(err), where=denom > 0)
-        return {
+        live = {
             "rmse": float(np.sqrt((err**2).mean())),
             "mae": float(np.abs(err).mean()),
             "r2": float(1 - (err**2).sum() / max(total, 1e-12)),
             "smape": float(100 * ratio.mean()),
         }
+        q = profile.get("quantile")
+        if q is not None:  # the pinball loss the model was trained and gated on
+            live["pinball"] = float(np.maximum(-q * err, (1 - q) * err).mean())
+        return live
     return {}
 
 
