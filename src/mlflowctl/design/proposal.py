@@ -47,6 +47,8 @@ def _training(a: Approach) -> list[str]:
     )
     if t.loss.focal_gamma is not None:
         loss += f", gamma {t.loss.focal_gamma:g}"
+    if t.loss.quantile is not None:
+        loss += f" at quantile {t.loss.quantile:g}"
     sched = t.schedule.name + (
         f" (warmup {t.schedule.warmup_fraction:.0%})" if t.schedule.warmup_fraction else ""
     )
