@@ -78,6 +78,14 @@ def test_a_false_positive_budget_is_tuned_for_and_gated(tmp_path: Path) -> None:
     assert decision["tune_for"] == "specificity" and decision["positive_class"] == "fraud"
     # the threshold tuned on validation keeps the validation false positives within the budget
     assert metrics["metrics"]["val_specificity"] >= 0.95
+    # what it rests on: the validation negatives, and the standard error there
+    assert decision["val_value"] == pytest.approx(metrics["metrics"]["val_specificity"])
+    n, se = decision["val_rows"], decision["standard_error"]
+    assert 50 < n < 120 and se == pytest.approx(
+        (decision["val_value"] * (1 - decision["val_value"]) / n) ** 0.5
+    )
+    report = (tmp_path / "w1" / "build" / "outputs" / "report.md").read_text()
+    assert f"over {n} negative rows (± {se:.3f}, one standard error)" in report
     assert "test_specificity" in metrics["metrics"]
     reason = out["promotion_reason"]
     assert "val_specificity" in reason and ">= 0.95" in reason, reason
