@@ -243,6 +243,16 @@ def test_forecast_next_h_on_bundled_series(sunspots_store: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = pd.read_csv(sunspots_store / "f.csv")
     assert list(out["step"]) == [1, 2, 3, 4, 5] and out["forecast"].notna().all()
+    # a column the model does not read (a row note) is left out, not warned about by MLflow
+    hist = pd.read_csv(sunspots_store / "sunspots.csv").assign(note="checked")
+    hist.to_csv(sunspots_store / "noted.csv", index=False)
+    proc = mlflowctl(
+        "forecast", "test-model@champion", "--input", "noted.csv", "--horizon", "5",
+        "--output", "g.csv", cwd=sunspots_store,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING" not in proc.stderr and "extra inputs" not in proc.stderr, proc.stderr
+    assert pd.read_csv(sunspots_store / "g.csv")["forecast"].tolist() == out["forecast"].tolist()
 
     (sunspots_store / "short.csv").write_text("value\n5\n11\n")
     proc = mlflowctl("forecast", "test-model@champion", "--input", "short.csv", cwd=sunspots_store)

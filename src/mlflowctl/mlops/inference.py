@@ -210,7 +210,10 @@ class LoadedModel:
 
         want = horizon or self.horizon
         name = self.series_column(frame)
-        history = frame.copy()
+        s = (self.prep or {}).get("series") or {}
+        # the columns the model reads (MLflow warns of any other, e.g. a year the model ignores)
+        wanted = {name, s.get("time_column"), *(str(c["name"]) for c in s.get("covariates") or [])}
+        history = frame[[c for c in frame.columns if c in wanted]].copy()
         steps: list[float] = []
         times: list[Any] = []
         while len(steps) < want:
