@@ -108,10 +108,11 @@ def predict(
             hint=f"use `mlflowctl forecast {model} --input FILE --horizon H`",
             location="MODEL",
         )
-    if explain:
-        from mlflowctl.mlops.explain import typical_values
+    typical = None
+    if explain:  # a model it cannot explain is refused before any row is read
+        from mlflowctl.mlops.explain import reasons, typical_values
 
-        typical_values(loaded)  # a model it cannot explain is refused before any row is read
+        typical = typical_values(loaded)
     sink = AtomicTable(output)
     try:
         for first, frame in _frames(loaded, input, chunk_rows):
@@ -119,10 +120,8 @@ def predict(
             features = frame.drop(columns=[k for k in key or [] if k in frame.columns])
             checked = loaded.check(features, first_row=first, source=str(input))
             result = loaded.predict(checked)
-            if explain:
-                from mlflowctl.mlops.explain import reasons
-
-                result = result.join(reasons(loaded, checked, result, top=3))
+            if typical is not None:
+                result = result.join(reasons(loaded, checked, result, typical, top=3))
             if keys is None:
                 result.insert(0, "row", range(first, first + len(frame)))
             else:

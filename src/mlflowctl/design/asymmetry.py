@@ -58,6 +58,36 @@ def _ratio(between: str) -> float:
     return STRONG if re.search(_STRONG, between) else PLAIN
 
 
+#: the sentence forms of a preference, each with whether it states how much worse (a ``mid``
+#: group holding "3x", "much"); ``{worse}``/``{better}``: the two sides' words
+_FORMS: tuple[tuple[str, bool], ...] = (
+    # "<worse> costs (3x | much) more than <better>", "<worse> is worse than <better>"
+    (
+        r"\b{worse}\b(?P<mid>[^.;]{{0,60}}?\b" + _WORSE + r"\b[^.;]{{0,30}}?)"
+        r"\b(?:than|as|compared (?:to|with))\b[^.;]{{0,15}}?\b{better}",
+        True,
+    ),
+    # "we'd rather <better> than <worse>", "better to <better> than to <worse>"
+    (
+        r"\b(?:rather|better to|prefer to)\b[^.;]{{0,20}}?\b{better}\b(?P<mid>[^.;]{{0,40}}?)"
+        r"\bthan\b[^.;]{{0,15}}?\b{worse}",
+        True,
+    ),
+    # "overestimating is fine (but underestimating costs us customers)"
+    (
+        r"\b{better}\b[^.;]{{0,40}}?\b(?:is|are)\s+(?:fine|ok|okay|acceptable|tolerable|"
+        r"cheap|harmless|not a (?:big )?problem|less of a problem)\b",
+        False,
+    ),
+    # "avoid stockouts", "we cannot afford to underestimate" (the other side not named at all)
+    (
+        r"^(?!.*\b{better}\b).*\b(?:avoid|minimi[sz]e|never|must not|cannot afford to|"
+        r"can't afford to|can not afford to)\b\s+(?:\w+\s+)?{worse}\b",
+        False,
+    ),
+)
+
+
 def _side(ratio: float, under: bool) -> float:
     """The ratio as the cost of too low over too high (inverted when too high is the worse)."""
     return ratio if under else 1.0 / ratio
@@ -75,38 +105,10 @@ def read_under_cost(low: str) -> float | None:
     if m is not None:
         return _side(PLAIN, (m.group(1) or m.group(2)) in ("high", "upper"))
     for worse, better, under in ((_UNDER, _OVER, True), (_OVER, _UNDER, False)):
-        # "<worse> costs (3x | much) more than <better>", "<worse> is worse than <better>"
-        m = re.search(
-            rf"\b{worse}\b(?P<mid>[^.;]{{0,60}}?\b{_WORSE}\b[^.;]{{0,30}}?)"
-            rf"\b(?:than|as|compared (?:to|with))\b[^.;]{{0,15}}?\b{better}",
-            low,
-        )
-        if m is not None:
-            return _side(_ratio(m.group("mid")), under)
-        # "we'd rather <better> than <worse>", "better to <better> than to <worse>"
-        m = re.search(
-            rf"\b(?:rather|better to|prefer to)\b[^.;]{{0,20}}?\b{better}\b(?P<mid>[^.;]{{0,40}}?)"
-            rf"\bthan\b[^.;]{{0,15}}?\b{worse}",
-            low,
-        )
-        if m is not None:
-            return _side(_ratio(m.group("mid")), under)
-        # "overestimating is fine (but underestimating costs us customers)"
-        m = re.search(
-            rf"\b{better}\b[^.;]{{0,40}}?\b(?:is|are)\s+(?:fine|ok|okay|acceptable|tolerable|"
-            rf"cheap|harmless|not a (?:big )?problem|less of a problem)\b",
-            low,
-        )
-        if m is not None:
-            return _side(PLAIN, under)
-        # "avoid stockouts", "we cannot afford to underestimate"
-        m = re.search(
-            rf"\b(?:avoid|minimi[sz]e|never|must not|cannot afford to|can't afford to|"
-            rf"can not afford to)\b\s+(?:\w+\s+)?{worse}\b",
-            low,
-        )
-        if m is not None and not re.search(rf"\b{better}\b", low):
-            return _side(PLAIN, under)
+        for form, counted in _FORMS:
+            m = re.search(form.format(worse=worse, better=better), low)
+            if m is not None:
+                return _side(_ratio(m.group("mid")) if counted else PLAIN, under)
     return None
 
 

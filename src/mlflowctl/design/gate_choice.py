@@ -37,9 +37,8 @@ def gate_of(
             f"a unit too low costs {c.under_cost_ratio:.3g}x a unit too high: trained on the "
             f"pinball loss at quantile {q:g} (r / (1 + r)), gated on it; baselines aim at it too"
         )
-        for wish in c.metric_targets:
-            if metrics_table.for_wish(wish.metric, req.task, n_outputs) is None:
-                notes.append(f"{wish.metric} was asked for but is not logged for {req.task}")
+        notes += [_unlogged(w, req, n_outputs) for w in c.metric_targets
+                  if metrics_table.for_wish(w.metric, req.task, n_outputs) is None]  # fmt: skip
         return "test_pinball", None, notes
     if c.under_cost_ratio is not None:
         notes.append(
@@ -49,11 +48,7 @@ def gate_of(
     for wish in c.metric_targets:
         row = metrics_table.for_wish(wish.metric, req.task, n_outputs)
         if row is None:
-            notes.append(
-                f"{wish.metric} was asked for but is not logged for {req.task}"
-                + (f" with {n_outputs} classes" if req.task == "classification" else "")
-                + "; recorded in requirements, gate on another metric"
-            )
+            notes.append(_unlogged(wish, req, n_outputs))
             continue
         threshold = _bound(wish, row)
         if wish.value is not None and threshold is None:
@@ -90,6 +85,14 @@ def gate_of(
     if imbalanced and req.task == "classification":
         return "test_f1_macro", None, notes
     return default, None, notes
+
+
+def _unlogged(wish: MetricTarget, req: Requirements, n_outputs: int) -> str:
+    return (
+        f"{wish.metric} was asked for but is not logged for {req.task}"
+        + (f" with {n_outputs} classes" if req.task == "classification" else "")
+        + "; recorded in requirements, gate on another metric"
+    )
 
 
 def requirements_of(req: Requirements, n_outputs: int, gate_metric: str) -> list[dict[str, Any]]:

@@ -67,13 +67,13 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def reasons(loaded: Any, checked: Any, result: Any, top: int) -> Any:
+def reasons(loaded: Any, checked: Any, result: Any, typical: dict[str, Any], top: int) -> Any:
     """``why_1`` ... ``why_<top>`` columns: the row's largest effects, as
-    ``column=value (+effect)``, largest first (fewer when fewer columns move the answer)."""
+    ``column=value (+effect)``, largest first (fewer when fewer columns move the answer);
+    ``typical``: ``typical_values(loaded)``, read once per model, not per chunk."""
     import numpy as np
     import pandas as pd
 
-    typical = typical_values(loaded)
     classes = list(loaded.classes)
     picked = (
         np.asarray([classes.index(str(v)) for v in result["prediction"]])
