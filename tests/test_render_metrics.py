@@ -13,6 +13,7 @@ from blueprints import make_blueprint
 from rendered import import_rendered
 
 from mlflowctl.blueprint import metrics as table
+from mlflowctl.blueprint.model import Blueprint
 from mlflowctl.build import render
 
 pytestmark = pytest.mark.unit
@@ -96,8 +97,37 @@ def test_binary_metrics_equal_the_numpy_definitions_with_ties(
         torch.as_tensor(proba[:5]), torch.zeros(5, dtype=torch.long), "test", positive=1
     )
     assert np.isnan(float(one_class["test_roc_auc"])) and np.isnan(float(one_class["test_pr_auc"]))
-    every = [m.name for m in table.METRICS]
+    every = [m.name for m in table.METRICS if m.name != "test_cost"]  # only with a cost ratio
     assert set(found) == set(table.names("classification", n_outputs=2, stage="test", wanted=every))
+
+
+@pytest.mark.parametrize("positive", [0, 1])
+def test_the_cost_per_row_counts_a_miss_as_miss_cost_false_alarms(
+    tmp_path: Path, positive: int
+) -> None:
+    """A gate on ``test_cost`` renders MISS_COST from the blueprint's cost ratio; the metric is
+    scikit-learn's confusion matrix weighted 7 per missed positive and 1 per false alarm."""
+    import torch
+    from sklearn.metrics import confusion_matrix
+
+    doc = make_blueprint("mlp", "breast_cancer").model_dump(mode="json")
+    doc["requirements"]["constraints"]["under_cost_ratio"] = 7.0
+    for approach in doc["approaches"]:
+        approach["infrastructure"]["registry"]["gate"].update(
+            metric="test_cost", direction="minimize"
+        )
+    files = render.render(Blueprint.model_validate(doc))
+    assert "MISS_COST = 7.0" in files["model.py"]
+    model = import_rendered(tmp_path, {"model_cost.py": files["model.py"]}, "model_cost.py")
+    rng = np.random.default_rng(5 + positive)
+    proba = rng.dirichlet(np.ones(2), 300)
+    y = rng.integers(0, 2, 300)
+    found = model.score(
+        torch.as_tensor(proba), torch.as_tensor(y), "test", positive=positive, threshold=0.3
+    )
+    guess = np.where(proba[:, positive] >= 0.3, positive, 1 - positive)
+    cm = confusion_matrix(y, guess, labels=[positive, 1 - positive])  # rows: truth
+    assert float(found["test_cost"]) == pytest.approx((7 * cm[0, 1] + cm[1, 0]) / 300)
 
 
 def test_multiclass_regression_and_forecast_metrics_equal_the_numpy_definitions(

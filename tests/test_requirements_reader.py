@@ -131,8 +131,6 @@ def test_size_words(prompt: str, size: str | None) -> None:
         ("an R-squared of at least 0.8", "r2", ">=", 0.8),
         ("MASE below 1", "mase", "<=", 1.0),
         ("misclassifying a fraud costs us far more than a false alarm", "recall", "max", None),
-        ("missing a tumour costs much more than a false positive", "recall", "max", None),
-        ("a false alarm costs more than missing a defect", "precision", "max", None),
         (
             "losing one we could have kept hurts more than a wasted retention call",
             "recall",
@@ -147,17 +145,8 @@ def test_size_words(prompt: str, size: str | None) -> None:
             "max",
             None,
         ),
-        ("false alarms are cheap but losing a customer is expensive", "recall", "max", None),
-        ("we'd rather call a few happy ones than lose one who walks", "recall", "max", None),
         ("missing one is a disaster", "recall", "max", None),
         ("we'd rather miss a few frauds than annoy honest customers", "precision", "max", None),
-        ("missing a few is fine", "precision", "max", None),
-        (
-            "flagging a good customer is worse than letting a defaulter through",
-            "precision",
-            "max",
-            None,
-        ),
         ("better to check a few extra parts than to let a crack slip", "recall", "max", None),
         # a bound on the error in the target's units
         ("errors within 10k dollars", "mae", "<=", 10_000.0),

@@ -86,6 +86,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("test_specificity", "test", _CLS, _UP, "specificity", binary_only=True, declared=True),
     # the pinball loss at the quantile the error costs ask for ("stockouts cost 3x more")
     Metric("test_pinball", "test", _NUM, _DOWN, "pinball", declared=True),
+    # a binary classifier's expected cost per row, r * FN + FP over the rows, at the decision
+    # threshold tuned for it ("missing a fraud costs 10x a false alarm": r = 10)
+    Metric("test_cost", "test", _CLS, _DOWN, "cost", binary_only=True, declared=True),
 )
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 #: every metric whose larger value is better

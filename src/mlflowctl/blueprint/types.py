@@ -57,6 +57,7 @@ MetricName = Literal[
     "test_log_loss",
     "test_specificity",
     "test_pinball",
+    "test_cost",
 ]
 Direction = Literal["maximize", "minimize"]
 MetricMode = Literal["min", "max"]

@@ -184,6 +184,8 @@ def evaluation_config(blueprint: Blueprint, approach: Approach) -> dict[str, Any
             blueprint.requirements.task,
             approach.model.output.dim,
             blueprint.requirements.constraints.metric_targets,
+            # a gate on the expected cost: the cost of a missed positive over a false alarm
+            blueprint.requirements.constraints.under_cost_ratio if metric == "test_cost" else None,
         ),
     }
 

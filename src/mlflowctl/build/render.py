@@ -84,6 +84,13 @@ def _unit_float(value: object) -> float:
     return float(value)
 
 
+def _cost_ratio(value: object) -> float:
+    """A finite float in (0, 1000] (a missed positive's cost in false alarms), for ``pylit``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1000:
+        raise CodegenError(f"refusing to render {value!r} as a cost ratio in (0, 1000]")
+    return float(value)
+
+
 def token(value: object) -> str:
     """A strict ASCII word for Markdown and requirements (ids, dates, package names)."""
     if not isinstance(value, str) or not _TOKEN.match(value):
@@ -170,11 +177,14 @@ class RenderContext:
         if kind not in DATA_KINDS:
             raise CodegenError(f"refusing to render data kind {kind!r}")
         quantile = ((self.config.get("training") or {}).get("loss") or {}).get("quantile")
+        rule = (self.config.get("evaluation") or {}).get("decision_threshold") or {}
+        miss_cost = rule.get("miss_cost") if rule.get("tune_for") == "cost" else None
         return {
             "data_kind": kind,
             "source_format": fmt,
             "loss": pyident(loss),
             "quantile": _unit_float(quantile) if loss == "pinball" else None,
+            "miss_cost": None if miss_cost is None else _cost_ratio(miss_cost),
         }
 
     def _distributed(self) -> dict[str, Any]:

@@ -205,6 +205,8 @@ def _check_approach(
                 f"{req.task}"
             )
     errors += _loss_problems(at, t.loss, req.task, metrics)
+    if "test_cost" in metrics and req.constraints.under_cost_ratio is None:
+        errors.append(f"{at}: test_cost needs requirements.constraints.under_cost_ratio")
     fitting = BASELINES_FOR_TASK.get(req.task, ())
     for j, base in enumerate(a.infrastructure.baselines):
         if base not in fitting:

@@ -40,10 +40,25 @@ def gate_of(
         notes += [_unlogged(w, req, n_outputs) for w in c.metric_targets
                   if metrics_table.for_wish(w.metric, req.task, n_outputs) is None]  # fmt: skip
         return "test_pinball", None, notes
-    if c.under_cost_ratio is not None:
+    asked = [w for w in c.metric_targets if metrics_table.for_wish(w.metric, req.task, n_outputs)]
+    if c.under_cost_ratio is not None and n_outputs == 2 and asked:
         notes.append(
-            "asymmetric error costs apply to numbers; a classifier's threshold is not "
-            "tuned for them: name the class and the recall or precision wanted"
+            f"a missed positive costs {c.under_cost_ratio:.3g}x a false alarm; the gate and the "
+            f"decision threshold follow the metric asked for ({asked[0].metric})"
+        )
+    elif c.under_cost_ratio is not None and n_outputs == 2:
+        which = f" ('{c.positive_class}')" if c.positive_class else ""
+        notes.append(
+            f"a missed positive{which} costs {c.under_cost_ratio:.3g}x a false alarm: the "
+            f"decision threshold is tuned on validation for the least {c.under_cost_ratio:.3g}"
+            "*FN + FP; gated on that cost per row (test_cost), baselines tuned the same way"
+        )
+        notes += [_unlogged(w, req, n_outputs) for w in c.metric_targets]
+        return "test_cost", None, notes
+    elif c.under_cost_ratio is not None:
+        notes.append(
+            f"error costs are read for numbers and for two classes; with {n_outputs} classes "
+            "the decision is not tuned for them: name the class and the recall wanted"
         )
     for wish in c.metric_targets:
         row = metrics_table.for_wish(wish.metric, req.task, n_outputs)

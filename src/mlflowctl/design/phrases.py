@@ -206,13 +206,21 @@ def read_positive_class(low: str) -> str | None:
     return None
 
 
+#: "has to be able to say why", "the reasons behind each decision", "which factors drove it"
+_SAY_WHY = (
+    r"\b(say|tell(?: \w+)?|show|know|see|give) why\b|"
+    r"\breasons? (for|behind) (each|every|the|its|a|any)\b|"
+    r"\bwhich (factors|features|inputs|columns|variables) (drove|drive|matter|mattered|influence)"
+)
+
+
 def read_interpretability(low: str) -> bool:
     return bool(
         re.search(
             r"explainab|explainable|interpretab|explain (it|them|its|the|why|how)\b|transparent|"
             r"understandable|feature importance|\bshap\b|white[- ]box|auditable|"
             r"justify (its|the) (decisions|predictions)|understand (why|how) (it|the model)|"
-            r"why (it|the model) (decides|decided|predicts|predicted)",
+            r"why (it|the model) (decides|decided|predicts|predicted)|" + _SAY_WHY,
             low,
         )
     )
@@ -272,7 +280,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "interpretability",
         r"explain|interpretab|transparent|understandable|feature importance|\bshap\b|"
         r"white[- ]box|auditable|justify|understand (why|how)|"
-        r"why (it|the model) (decides|predicts)",
+        r"why (it|the model) (decides|predicts)|" + _SAY_WHY,
         read_interpretability,
     ),
     Concept(

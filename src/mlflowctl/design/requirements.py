@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from mlflowctl.blueprint.model import Constraints, DataProfile, MetricTarget, Requirements
 from mlflowctl.design import calendar_horizon, columns, phrases, triage, wishes
-from mlflowctl.design.asymmetry import read_under_cost
+from mlflowctl.design.asymmetry import read_under_cost, without_implied_recall
 from mlflowctl.design.imbalance import read_imbalance
 from mlflowctl.design.phrases import NUM as _NUM
 from mlflowctl.design.phrases import number as _number
@@ -93,6 +93,7 @@ def _constraints(low: str) -> Constraints:
     c.imbalance = read_imbalance(low)  # type: ignore[assignment]
     c.interpretability = phrases.read_interpretability(low)
     c.under_cost_ratio = read_under_cost(low)
+    c.metric_targets = without_implied_recall(c.metric_targets, c.under_cost_ratio, low)
     c.tbptt = bool(re.search(r"tbptt|truncated (bptt|back[- ]?prop)", low))
     c.distributed = bool(
         re.search(

@@ -28,15 +28,24 @@ THRESHOLD_WISHES = ("recall", "precision", "f1", "specificity")
 
 
 def threshold_rule(
-    task: str, n_classes: int, metric_targets: Sequence[MetricTarget]
+    task: str,
+    n_classes: int,
+    metric_targets: Sequence[MetricTarget],
+    miss_cost: float | None = None,
 ) -> dict[str, Any] | None:
     """What the rendered evaluate.py tunes the positive class's decision threshold for: the
     prompt's first metric wish when it is recall, precision, F1 or specificity of a binary
     classifier (``target``: its ``>=`` value, which the threshold must reach on validation),
     else None. Recall asked without a value next to a bound on false alarms ("catch as many as
     you can, but no more than one false alarm in four") is tuned to that bound: the lowest
-    threshold meeting it is the most recall it allows."""
-    if task != "classification" or n_classes != 2 or not metric_targets:
+    threshold meeting it is the most recall it allows. ``miss_cost`` (a gate on ``test_cost``:
+    a missed positive costs this many false alarms) comes first: the threshold of the least
+    ``miss_cost * FN + FP`` on validation."""
+    if task != "classification" or n_classes != 2:
+        return None
+    if miss_cost is not None:
+        return {"tune_for": "cost", "target": None, "miss_cost": float(miss_cost)}
+    if not metric_targets:
         return None
     wish = metric_targets[0]
     if wish.metric not in THRESHOLD_WISHES:

@@ -218,12 +218,17 @@ def live_metrics(profile: dict[str, Any], truth: pd.Series, pred: pd.DataFrame) 
             f1.append(2 * tp / max(p_n + t_n, 1.0))
             rec.append(tp / max(t_n, 1.0))
             prec.append(tp / max(p_n, 1.0))
-        return {
+        live = {
             "accuracy": float((guess == y).mean()),
             "f1_macro": float(np.mean(f1)),
             "recall": float(np.mean(rec)),
             "precision": float(np.mean(prec)),
         }
+        if profile.get("miss_cost") is not None:  # the cost per row the model was gated on
+            hit, flagged = y == profile["positive_class"], guess == profile["positive_class"]
+            missed, alarms = float((hit & ~flagged).sum()), float((~hit & flagged).sum())
+            live["cost"] = (profile["miss_cost"] * missed + alarms) / max(len(y), 1)
+        return live
     if profile["task"] == "regression" and "prediction" in pred.columns:
         y = pd.to_numeric(truth, errors="coerce").to_numpy(dtype=np.float64)
         err = pred["prediction"].to_numpy(dtype=np.float64) - y
