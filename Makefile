@@ -6,7 +6,7 @@ PROMPT ?= classify handwritten digits
 DATA ?= sklearn:digits
 TORCH_INDEX ?=
 
-.PHONY: setup demo test test-slow lint bench bench-quick clean
+.PHONY: setup demo test test-heavy test-slow lint bench bench-quick clean
 
 $(BIN)/mlflowctl: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: setup
 ## the default test suite (what CI runs)
 test: setup
 	$(BIN)/python -m pytest --durations=20
+
+## heavy tests: end-to-end pipelines of 15 s or more each (CI runs them after `make test`)
+test-heavy: setup
+	$(BIN)/python -m pytest -m "heavy and not slow and not gpu" --durations=10
 
 ## slow tests: quality floors and long pipelines
 test-slow: setup

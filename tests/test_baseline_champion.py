@@ -140,6 +140,7 @@ def test_the_same_fitted_estimator_has_one_digest_across_dumps(tmp_path: Path) -
     assert digests[0] == digests[1] != digests[2]
 
 
+@pytest.mark.heavy
 def test_climatology_stands_in_and_finds_the_season_from_the_dates(tmp_path: Path) -> None:
     """Climatology (each month's mean) beats the one-epoch network on a noisy seasonal series; in
     the network's place it forecasts from a short history whose dates say where the year is.
@@ -223,6 +224,7 @@ def _separable_csv(path: Path, n: int = 400) -> Path:
     return path
 
 
+@pytest.mark.heavy
 def test_a_tie_on_the_gate_metric_goes_to_the_lower_log_loss_only_when_allowed(
     tmp_path: Path,
 ) -> None:

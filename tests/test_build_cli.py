@@ -108,6 +108,7 @@ def test_build_trains_and_reports_metrics(blueprint_file: Path, tmp_path: Path) 
     assert (tmp_path / "b" / "outputs" / "weights.safetensors").is_file()
 
 
+@pytest.mark.heavy
 def test_design_then_build_for_digits(tmp_path: Path) -> None:
     """The path a user takes: the offline architect's blueprint, built and trained briefly."""
     pytest.importorskip("mlflowctl.design")

@@ -63,6 +63,7 @@ def test_last_checkpoint_is_the_final_epoch_even_when_validation_stops_improving
     assert "multiple `ModelCheckpoint`" not in proc.stderr
 
 
+@pytest.mark.heavy
 def test_sigterm_leaves_last_checkpoint_at_the_previous_epoch_and_resume_goes_on(
     tmp_path: Path,
 ) -> None:

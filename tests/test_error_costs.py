@@ -88,6 +88,7 @@ def test_a_cost_ratio_is_understood_and_an_unreadable_preference_is_reported() -
 
 
 @pytest.mark.integration
+@pytest.mark.heavy
 def test_a_costly_shortfall_trains_a_quantile_model_that_predicts_high(tmp_path: Path) -> None:
     rents_csv(tmp_path / "rents.csv", 600)
     proc = run_cli(

@@ -59,6 +59,7 @@ def test_a_regression_says_which_columns_raised_each_answer(tmp_path: Path) -> N
     assert sum(_reasons(r).get("area", ("", 0.0))[1] > 0 for r in central) >= 0.8 * len(central)
 
 
+@pytest.mark.heavy
 def test_a_classifier_names_the_columns_behind_each_flag(tmp_path: Path) -> None:
     fraud_csv(tmp_path / "tx.csv", 600, seed=1, share=0.15, ids=True)
     proc = run_cli(

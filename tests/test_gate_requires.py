@@ -92,6 +92,7 @@ def test_a_false_positive_budget_is_tuned_for_and_gated(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.heavy
 def test_an_unreachable_second_threshold_ends_with_exit_8_naming_it(tmp_path: Path) -> None:
     fraud_csv(tmp_path / "tx.csv", 600, seed=1, share=0.15, ids=True)
     code, out, err = _run(
@@ -123,6 +124,7 @@ def test_same_weights_with_another_decision_threshold_is_a_new_model() -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.heavy
 def test_a_baseline_in_the_networks_place_is_held_to_the_requirements_by_its_own_values(
     tmp_path: Path,
 ) -> None:

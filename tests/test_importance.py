@@ -52,6 +52,7 @@ def test_an_explainable_build_reports_what_the_model_relies_on(tmp_path: Path) -
     assert "## Which inputs the model relies on" in report and "| tenure_months |" in report
 
 
+@pytest.mark.heavy
 def test_without_the_wish_no_importance_is_computed(tmp_path: Path) -> None:
     _customers(tmp_path / "customers.csv")
     proc = run_cli(

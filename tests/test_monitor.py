@@ -95,6 +95,7 @@ def test_two_shifted_features_exit_9_with_html_and_a_linked_run(iris: Path) -> N
     assert runs.data.metrics["drifted_features"] == 2.0
 
 
+@pytest.mark.heavy
 def test_policy_drift_pvalue_changes_the_verdict(iris: Path) -> None:
     spec = Path(__file__).parents[1] / "agents" / "mlops-architect.md"
     agents = iris / "agents-strict"

@@ -138,6 +138,20 @@ def test_predict_bad_input_is_one_error_line_and_nothing_written(iris_store: Pat
     assert proc.returncode == 2 and "not a forecaster" in proc.stderr
 
 
+@pytest.mark.integration
+def test_an_empty_input_is_said_before_the_model_is_looked_up(tmp_path: Path) -> None:
+    """Found from outside: an empty CSV took 9 s (loading the model) to be called empty. The
+    file's own checks come first: a model that does not exist is never reached."""
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("a,b\n\n")
+    for name, words in (("empty.csv", "is empty"), ("header.csv", "header but no rows")):
+        for command in ("predict", "forecast"):
+            proc = mlflowctl(command, "nosuch@champion", "--input", name, "--json", cwd=tmp_path)
+            assert proc.returncode == 2, proc.stderr
+            found = json.loads(proc.stdout)
+            assert found["location"] == name and words in found["message"], found
+
+
 # ---- the raw-row checks on a hand-written preprocessing spec (no store, no model) ----------
 
 PREP: dict[str, Any] = {

@@ -81,6 +81,7 @@ def _versions(client: Any) -> list[Any]:
         return []
 
 
+@pytest.mark.heavy
 def test_x18_build_resume_keeps_the_max_epochs_override(tmp_path: Path, bp: Path) -> None:
     first = run_cli(tmp_path, "build", str(bp), "--out", "b", "--max-epochs", "1", "--no-track",
                  "--accelerator", "cpu", "--json")  # fmt: skip
@@ -109,6 +110,7 @@ def _corrupt(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+@pytest.mark.heavy
 def test_x19_corrupt_last_checkpoint_falls_back_to_one_that_verifies(
     tmp_path: Path, bp: Path
 ) -> None:

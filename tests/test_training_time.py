@@ -43,6 +43,7 @@ def test_latency_and_training_time_side_by_side() -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.heavy
 def test_the_limit_stops_the_fit_and_is_said(tmp_path: Path, cli: Callable[..., Any]) -> None:
     """From outside: the installed CLI, digits, a 3 s training budget on a 60-epoch design."""
     r = cli(

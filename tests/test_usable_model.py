@@ -80,6 +80,7 @@ def preprocessing_of(tmp_path: Path) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.heavy
 def test_iris_champion_predicts_raw_rows_with_the_reported_accuracy(
     cli: CLI, tmp_path: Path
 ) -> None:

@@ -99,8 +99,9 @@ def predict(
     Forecasting models: use `mlflowctl forecast` (the next H values after the history).
     """
     from mlflowctl.errors import InvalidInputError
-    from mlflowctl.mlops.batch_io import AtomicTable
+    from mlflowctl.mlops.batch_io import AtomicTable, precheck
 
+    precheck(input)  # an empty file is said before seconds of loading the model
     loaded = _load(model, tracking_uri_of(ctx, tracking_uri))
     if loaded.task == "forecasting":
         raise InvalidInputError(
@@ -202,8 +203,9 @@ def forecast(
     import pandas as pd
 
     from mlflowctl.errors import InvalidInputError
-    from mlflowctl.mlops.batch_io import AtomicTable, iter_frames
+    from mlflowctl.mlops.batch_io import AtomicTable, iter_frames, precheck
 
+    precheck(input)
     loaded = _load(model, tracking_uri_of(ctx, tracking_uri))
     if loaded.task != "forecasting":
         raise InvalidInputError(
