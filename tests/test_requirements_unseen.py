@@ -77,7 +77,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 @pytest.mark.parametrize(
     ("prompt", "missed"),
     [
-        ("forecast co2; the little bumps in spring matter", ["the little bumps in spring matter"]),
+        ("forecast co2; the little bumps in summer matter", []),  # read as the yearly season
         ("forecast co2 with heavy rain days in mind", ["heavy rain days in mind"]),
     ],
 )
@@ -121,9 +121,10 @@ def test_cli_reads_a_decade_and_reports_the_size_word_it_cannot_use(
     bp = json.loads(r.stdout)
     assert bp["requirements"]["constraints"]["horizon"] == 10
     assert bp["requirements"]["constraints"]["size_preference"] is None
+    # "spring" names the yearly season, which a yearly series cannot carry: said so
     assert (
-        "not understood: 'the little bumps in spring matter'"
-        in bp["envelope"]["uncertainty_factors"]
+        "a yearly pattern was named, but a series at step 'A' cannot carry it as a season; "
+        "seasonal period kept at 1" in bp["envelope"]["uncertainty_factors"]
     )
 
 

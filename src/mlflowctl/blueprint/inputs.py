@@ -96,6 +96,9 @@ class Constraints(Strict):
     #: a unit predicted too low costs this many times a unit predicted too high ("stockouts
     #: cost 3x more than leftover stock" -> 3; "overestimates are worse" -> 0.5)
     under_cost_ratio: Annotated[FiniteFloat, Field(gt=0, le=1000)] | None = None
+    #: a season the prompt says matters ("weekends behave differently" -> week, "sales peak
+    #: every summer" -> year): a series' seasonal period at the data's step (design.seasons)
+    season: Literal["week", "year"] | None = None
     #: "imbalanced" / "severe class imbalance"
     imbalance: Literal["mild", "severe"] | None = None
     #: "explainable", "interpretable": the smallest approach is recommended, and a table's build

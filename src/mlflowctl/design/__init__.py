@@ -89,6 +89,12 @@ def design(
                 location="--target",
             )
     requirements = read_requirements(prompt, profile, data=data, target=target)
+    season = requirements.constraints.season
+    if season is not None and profile is not None and profile.kind == "series":
+        from mlflowctl.design.seasons import with_season
+
+        profile, said = with_season(profile, season)  # the prompt's season, at the data's step
+        profile = profile.model_copy(update={"notes": [*profile.notes, said]})
     policy, agent, mlops, spec = load_policies(agents_dir)
     if backend != "offline":
         if spec is None:

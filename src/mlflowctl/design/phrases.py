@@ -26,6 +26,8 @@ from mlflowctl.design.resources import (
     read_train_time,
     runs_in,
 )
+from mlflowctl.design.seasons import WORDS as SEASON_WORDS
+from mlflowctl.design.seasons import read_season as read_season
 from mlflowctl.design.wishes import METRIC_WORDS, MINIMIZED, RATE_WORDS, read_metrics
 
 __all__ = [
@@ -290,6 +292,7 @@ CONCEPTS: tuple[Concept, ...] = (
         read_train_time,
     ),
     Concept("error_cost", COST_WORDS, read_under_cost),
+    Concept("season", SEASON_WORDS, read_season),
     Concept("memory", r"\d\s*(kb|kib|mb|mib|gb|gib)\b|\bram\b|\bmemory\b", read_memory),
     Concept(
         "latency",

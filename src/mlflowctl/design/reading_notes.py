@@ -118,6 +118,16 @@ def _wish_notes(
         notes.append(
             f"the prompt asks for {article} {why} model: the smallest approach is recommended"
         )
+    if c.season:
+        said = [n for n in (profile.notes if profile else []) if n.startswith(f"a {c.season}ly")]
+        notes += said or [
+            f"a {c.season}ly pattern was named: it sets a series' seasonal period; "
+            + (
+                "no data given yet"
+                if profile is None
+                else "this data is a table: give the model a column for it (e.g. day of week)"
+            )
+        ]
     if c.interpretability:
         notes.append(
             "explainability asked: smallest approach recommended; a table's build reports each "

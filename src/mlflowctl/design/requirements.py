@@ -93,6 +93,7 @@ def _constraints(low: str) -> Constraints:
     c.imbalance = read_imbalance(low)  # type: ignore[assignment]
     c.interpretability = phrases.read_interpretability(low)
     c.under_cost_ratio = read_under_cost(low)
+    c.season = phrases.read_season(low)  # type: ignore[assignment]
     c.metric_targets = without_implied_recall(c.metric_targets, c.under_cost_ratio, low)
     c.tbptt = bool(re.search(r"tbptt|truncated (bptt|back[- ]?prop)", low))
     c.distributed = bool(
