@@ -41,6 +41,7 @@ def test_a_network_beaten_by_a_baseline_says_how_to_use_the_baseline(tmp_path: P
     ), reason
 
 
+@pytest.mark.heavy
 def test_run_registers_the_winning_baseline_and_it_predicts_raw_rows(tmp_path: Path) -> None:
     import numpy as np
     from sklearn.datasets import load_breast_cancer

@@ -173,6 +173,7 @@ def _cost(rows: list[dict[str, str]], truth: dict[str, str], flag: Any) -> float
 
 
 @pytest.mark.integration
+@pytest.mark.heavy
 def test_a_costly_miss_lowers_the_decision_threshold_and_the_cost_on_new_rows(
     tmp_path: Path,
 ) -> None:

@@ -53,6 +53,7 @@ def test_pyfunc_takes_raw_digit_arrays_with_the_reported_accuracy(
         model.predict(images[:, :4, :])
 
 
+@pytest.mark.heavy
 def test_predict_reads_a_npy_of_images(digits: dict[str, Any], cli: Cli) -> None:
     from sklearn.datasets import load_digits
 

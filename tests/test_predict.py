@@ -67,6 +67,7 @@ def iris_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.integration
+@pytest.mark.heavy
 def test_predict_raw_iris_rows_to_file_and_stdout(iris_store: Path) -> None:
     import pandas as pd
 
